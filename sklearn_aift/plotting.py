@@ -1,0 +1,479 @@
+"""Figures of a simulated annotation: learning curves, label balance, prediction patterns.
+
+The paper's figures, drawn from a :class:`~sklearn_aift.experiment.ResultsTable`:
+learning curves with a band over seeds (Figs. 3, 5, 8), the positives and
+negatives among the candidates each method selected per round (Fig. 9), and the
+top candidates of each method in one round with their patches and the
+histogram of their patch predictions (Table 1, Fig. 10).
+
+Every function returns the :class:`matplotlib.figure.Figure` and, when ``path``
+is given, also saves it (PNG unless the suffix says otherwise). Nothing is
+shown: the functions work with any backend, including Agg on a headless
+machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .candidates import materialize
+from .experiment import AIFT_METHODS, ResultsTable, method_label
+
+__all__ = [
+    "plot_learning_curves",
+    "plot_prediction_patterns",
+    "plot_selected_candidates",
+    "plot_selection_balance",
+]
+
+# One colour per method, the same in every figure.
+_COLORS = {
+    "diversity_quarter": "tab:red",
+    "diversity": "tab:orange",
+    "entropy_quarter": "tab:blue",
+    "entropy": "tab:cyan",
+    "entropy_diversity_quarter": "tab:green",
+    "entropy_diversity": "tab:olive",
+    "ift_random": "black",
+    "scratch": "tab:gray",
+    "mean_uncertainty": "tab:purple",
+}
+_POSITIVE_COLOR = "tab:blue"
+_NEGATIVE_COLOR = "gold"
+
+
+def _style(method: str, index: int) -> dict[str, Any]:
+    color = _COLORS.get(method, f"C{index % 10}")
+    if method in AIFT_METHODS and not method.endswith("_quarter"):
+        linestyle = "--"
+    elif method == "scratch":
+        linestyle = ":"
+    else:
+        linestyle = "-"
+    return {"color": color, "linestyle": linestyle}
+
+
+def _new_figure(figsize: tuple[float, float]):
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=figsize)
+
+
+def _finish(fig, path: str | os.PathLike | None):
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _check_results(results: Any) -> ResultsTable:
+    if isinstance(results, ResultsTable):
+        if not len(results):
+            raise ValueError("results is empty: there is nothing to plot.")
+        return results
+    raise TypeError(
+        f"results must be a ResultsTable (from run_comparison or ResultsTable.read_json); "
+        f"got {type(results).__name__}."
+    )
+
+
+def _check_methods(results: ResultsTable, methods: Sequence[str] | None) -> list[str]:
+    if methods is None:
+        return results.methods
+    methods = list(methods)
+    unknown = [m for m in methods if m not in results.methods]
+    if unknown:
+        raise ValueError(
+            f"methods {unknown} are not in the results; they hold {results.methods}."
+        )
+    return methods
+
+
+def plot_learning_curves(
+    results: ResultsTable,
+    metric: str = "auc",
+    *,
+    methods: Sequence[str] | None = None,
+    band: str = "std",
+    ax: Any = None,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+):
+    """Metric against labels queried, one line per method, with a band over seeds.
+
+    The paper's Figs. 3, 5 and 8: the mean over seeds as a line and, when
+    there are several seeds, a shaded band.
+
+    Parameters
+    ----------
+    results : ResultsTable
+        Output of :func:`~sklearn_aift.experiment.run_comparison`.
+    metric : str, default="auc"
+        The column on the y axis (``"auc"``, ``"accuracy"``, ...).
+    methods : sequence of str, default=None
+        Methods to draw, in this order; None draws all.
+    band : {"std", "minmax", "none"}, default="std"
+        The band: mean ± one standard deviation, the range over seeds, or none.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure when None.
+    title : str, default=None
+        The axes title.
+    path : str or path-like, default=None
+        When given, the figure is saved there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure holding the axes.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is empty, a method is missing or ``band`` is unknown.
+
+    Examples
+    --------
+    >>> from sklearn_aift.experiment import ResultsTable
+    >>> from sklearn_aift.plotting import plot_learning_curves
+    >>> t = ResultsTable([{"method": m, "seed": s, "round": r, "n_labels": 10 * r,
+    ...                    "auc": 0.5 + 0.1 * r + 0.02 * s}
+    ...                   for m in ("diversity_quarter", "ift_random")
+    ...                   for s in (0, 1) for r in (1, 2, 3)])
+    >>> fig = plot_learning_curves(t)
+    >>> len(fig.axes[0].get_lines())
+    2
+    """
+    results = _check_results(results)
+    methods = _check_methods(results, methods)
+    if band not in ("std", "minmax", "none"):
+        raise ValueError(f"band must be 'std', 'minmax' or 'none'; got {band!r}.")
+    if ax is None:
+        fig = _new_figure((6.4, 4.4))
+        ax = fig.add_subplot(1, 1, 1)
+    else:
+        fig = ax.figure
+    for i, method in enumerate(methods):
+        labels, values = results.curve(method, metric)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(values, axis=0)
+        style = _style(method, i)
+        ax.plot(labels, mean, marker="o", markersize=3, label=method_label(method), **style)
+        if values.shape[0] > 1 and band != "none":
+            with np.errstate(all="ignore"):
+                if band == "std":
+                    std = np.nanstd(values, axis=0)
+                    low, high = mean - std, mean + std
+                else:
+                    low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+            ax.fill_between(labels, low, high, color=style["color"], alpha=0.15, linewidth=0)
+    n_seeds = len(results.select(method=methods).seeds)
+    ax.set_xlabel("labels queried")
+    ax.set_ylabel(metric.upper() if metric == "auc" else metric.replace("_", " "))
+    ax.set_title(title if title is not None else f"{metric.upper()} vs labels ({n_seeds} seeds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    return _finish(fig, path)
+
+
+def plot_selection_balance(
+    results: ResultsTable,
+    *,
+    methods: Sequence[str] | None = None,
+    seed: int | None = None,
+    path: str | os.PathLike | None = None,
+):
+    """Positives and negatives among the candidates each method queried, per round.
+
+    The paper's Fig. 9: one panel per method, one stacked bar per round
+    (positives at the bottom, negatives on top), averaged over seeds unless
+    ``seed`` picks one.
+
+    Parameters
+    ----------
+    results : ResultsTable
+        Output of :func:`~sklearn_aift.experiment.run_comparison` (needs the
+        ``n_positive`` and ``n_negative`` columns).
+    methods : sequence of str, default=None
+        Panels to draw, in this order; None draws all.
+    seed : int, default=None
+        Show one seed instead of the mean over seeds.
+    path : str or path-like, default=None
+        When given, the figure is saved there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axes per method.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is empty, lacks the count columns, or a method or the
+        seed is missing.
+
+    Examples
+    --------
+    >>> from sklearn_aift.experiment import ResultsTable
+    >>> from sklearn_aift.plotting import plot_selection_balance
+    >>> t = ResultsTable([{"method": m, "seed": 0, "round": r, "n_labels": 4 * r,
+    ...                    "n_positive": r, "n_negative": 4 - r}
+    ...                   for m in ("entropy", "ift_random") for r in (1, 2, 3)])
+    >>> fig = plot_selection_balance(t)
+    >>> len(fig.axes), len(fig.axes[0].patches)
+    (2, 6)
+    """
+    results = _check_results(results)
+    methods = _check_methods(results, methods)
+    for column in ("n_positive", "n_negative"):
+        if column not in results.columns:
+            raise ValueError(f"results lacks the {column!r} column needed for this plot.")
+    if seed is not None:
+        if seed not in results.seeds:
+            raise ValueError(f"seed={seed!r} is not in the results; they hold {results.seeds}.")
+        results = results.select(seed=seed)
+    n = len(methods)
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    fig = _new_figure((4.0 * ncols, 2.8 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, method in enumerate(methods):
+        ax = axes[i // ncols][i % ncols]
+        _, pos = results.curve(method, "n_positive")
+        rounds, neg = results.curve(method, "n_negative")
+        rounds = np.arange(1, pos.shape[1] + 1)
+        with np.errstate(all="ignore"):
+            pos_mean, neg_mean = np.nanmean(pos, axis=0), np.nanmean(neg, axis=0)
+        ax.bar(rounds, pos_mean, color=_POSITIVE_COLOR, label="positive")
+        ax.bar(rounds, neg_mean, bottom=pos_mean, color=_NEGATIVE_COLOR, label="negative")
+        ax.set_title(method_label(method), fontsize="medium")
+        ax.set_xlabel("round")
+        ax.set_ylabel("candidates queried")
+    for j in range(n, nrows * ncols):
+        fig.delaxes(axes[j // ncols][j % ncols])
+    axes[0][0].legend(fontsize="small")
+    which = f"seed {seed}" if seed is not None else "mean over seeds"
+    fig.suptitle(f"Positives/negatives among the queried candidates ({which})")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def _montage(patches: np.ndarray, max_patches: int) -> np.ndarray:
+    """Tile (m, C, H, W) patches into one (rows*H, cols*W, 3) float image."""
+    patches = patches[:max_patches]
+    if patches.dtype == np.uint8:
+        patches = patches.astype(np.float32) / 255.0
+    patches = np.asarray(patches, dtype=np.float32)
+    if patches.shape[1] == 1:
+        patches = np.repeat(patches, 3, axis=1)
+    k, _, h, w = patches.shape
+    cols = math.ceil(math.sqrt(k))
+    rows = math.ceil(k / cols)
+    gap = 1
+    image = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), dtype=np.float32)
+    for i in range(k):
+        r, c = divmod(i, cols)
+        image[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = (
+            patches[i].transpose(1, 2, 0)
+        )
+    return image
+
+
+def _hist(ax, probabilities: np.ndarray, color: str) -> None:
+    ax.hist(probabilities, bins=10, range=(0.0, 1.0), color=color, edgecolor="white")
+    ax.set_xlim(0, 1)
+    ax.set_yticks([])
+    ax.tick_params(labelsize="x-small")
+
+
+def plot_selected_candidates(
+    results: ResultsTable,
+    X: Any,
+    y: Any = None,
+    *,
+    round: int | None = None,
+    seed: int | None = None,
+    methods: Sequence[str] | None = None,
+    n_top: int = 5,
+    max_patches: int = 16,
+    path: str | os.PathLike | None = None,
+):
+    """The top candidates each method queried in one round, their patches and prediction patterns.
+
+    The paper's Fig. 10 (and the patterns of Table 1): for each method one
+    row; for each of its ``n_top`` best-ranked candidates of that round a
+    tile of its patches and, below it, the histogram of the current model's
+    positive-class predictions for all its patches (the candidate's
+    *prediction pattern*). Titles give the candidate's pool index and its
+    strategy score; with ``y`` they are red for positive candidates and blue
+    for negative ones, as in the paper.
+
+    Parameters
+    ----------
+    results : ResultsTable
+        Output of :func:`~sklearn_aift.experiment.run_comparison`, with the
+        ``patch_proba`` column recorded for the round (see its
+        ``patch_proba_rounds`` parameter).
+    X : ndarray or CandidateSet
+        The pool the run queried from (indices in ``results`` refer to it).
+    y : array-like of shape (n_candidates,), default=None
+        The pool's labels, to colour titles by class (positive = the greater
+        label).
+    round : int, default=None
+        The round; None takes the earliest round with recorded predictions.
+    seed : int, default=None
+        The seed; None takes the smallest seed.
+    methods : sequence of str, default=None
+        Methods to show; None shows all methods with recorded predictions.
+    n_top : int, default=5
+        Candidates per method.
+    max_patches : int, default=16
+        Patches shown per candidate (the histogram always uses all of them).
+    path : str or path-like, default=None
+        When given, the figure is saved there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Two axes (patch tile, histogram) per shown candidate.
+
+    Raises
+    ------
+    ValueError
+        If no predictions were recorded for that round and seed, or ``n_top`` or
+        ``max_patches`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.experiment import ResultsTable
+    >>> from sklearn_aift.plotting import plot_selected_candidates
+    >>> X = np.random.default_rng(0).integers(0, 255, (6, 4, 3, 8, 8), dtype=np.uint8)
+    >>> t = ResultsTable([{"method": "entropy", "seed": 0, "round": 1, "n_labels": 2,
+    ...                    "queried": [3, 1], "scores": [0.9, 0.5],
+    ...                    "patch_proba": [[0.5, 0.4, 0.6, 0.5], [0.1, 0.9, 0.2, 0.8]]}])
+    >>> fig = plot_selected_candidates(t, X, y=[0, 1, 0, 1, 0, 1])
+    >>> len(fig.axes)
+    4
+    """
+    results = _check_results(results)
+    for name, value in (("n_top", n_top), ("max_patches", max_patches)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    if seed is None:
+        seed = results.seeds[0]
+    recorded = [
+        r for r in results.select(seed=seed)
+        if r.get("patch_proba") is not None and r.get("queried") is not None
+    ]
+    if round is None:
+        if not recorded:
+            raise ValueError(
+                f"no round of seed {seed} has recorded patch predictions; pass "
+                f"patch_proba_rounds to run_comparison."
+            )
+        round = min(r["round"] for r in recorded)
+    rows = {r["method"]: r for r in recorded if r["round"] == round}
+    if methods is None:
+        methods = [m for m in results.methods if m in rows]
+    missing = [m for m in methods if m not in rows]
+    if missing or not methods:
+        available = sorted({r["round"] for r in recorded})
+        raise ValueError(
+            f"no patch predictions recorded for methods {missing or '(any)'} in round {round} "
+            f"of seed {seed}; rounds with predictions: {available}."
+        )
+    y = None if y is None else np.asarray(y)
+    positive = None if y is None else np.unique(y)[-1]
+    n_cols = min(n_top, max(len(rows[m]["queried"]) for m in methods))
+    fig = _new_figure((1.9 * n_cols + 1.6, 2.9 * len(methods)))
+    grid = fig.add_gridspec(2 * len(methods), n_cols, height_ratios=[2.2, 1.0] * len(methods))
+    for i, method in enumerate(methods):
+        row = rows[method]
+        queried = np.asarray(row["queried"], dtype=np.intp)[:n_cols]
+        proba = [np.asarray(p, dtype=np.float64) for p in row["patch_proba"][:n_cols]]
+        scores = list(row.get("scores") or [])[:n_cols]
+        patches = materialize(X, queried)
+        for j, index in enumerate(queried):
+            ax_img = fig.add_subplot(grid[2 * i, j])
+            ax_img.imshow(_montage(patches[j], max_patches), interpolation="nearest")
+            ax_img.set_xticks([])
+            ax_img.set_yticks([])
+            color = "black"
+            if y is not None:
+                color = "tab:red" if y[index] == positive else "tab:blue"
+            score = f" s={scores[j]:.2f}" if j < len(scores) and scores[j] is not None else ""
+            ax_img.set_title(f"#{index}{score}", fontsize="x-small", color=color)
+            if j == 0:
+                ax_img.set_ylabel(method_label(method), fontsize="small")
+            ax_hist = fig.add_subplot(grid[2 * i + 1, j])
+            _hist(ax_hist, proba[j] if j < len(proba) else np.array([]), color)
+    fig.suptitle(f"Top candidates queried in round {round} (seed {seed}) and their patch predictions")
+    return _finish(fig, path)
+
+
+def plot_prediction_patterns(
+    patch_proba: Any,
+    names: Sequence[str] | None = None,
+    *,
+    ncols: int = 4,
+    path: str | os.PathLike | None = None,
+):
+    """Histograms of patch predictions, one panel per candidate (the paper's Table 1).
+
+    Parameters
+    ----------
+    patch_proba : array-like of shape (n, m) or (n, m, K)
+        Patch probabilities; with a class axis the last class (the positive
+        one for binary problems) is drawn.
+    names : sequence of str, default=None
+        Panel titles (e.g. ``"Pattern A"``); the candidate index when None.
+    ncols : int, default=4
+        Panels per row.
+    path : str or path-like, default=None
+        When given, the figure is saved there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axes per candidate.
+
+    Raises
+    ------
+    ValueError
+        If ``patch_proba`` is not 2-D or 3-D, or ``names`` has the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.plotting import plot_prediction_patterns
+    >>> P = np.array([[0.45, 0.5, 0.55, 0.5], [0.05, 0.95, 0.1, 0.9]])
+    >>> fig = plot_prediction_patterns(P, names=["Pattern A", "Pattern C"])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Pattern A', 'Pattern C']
+    """
+    P = np.asarray(patch_proba, dtype=np.float64)
+    if P.ndim == 3:
+        P = P[..., -1]
+    if P.ndim != 2:
+        raise ValueError(
+            f"patch_proba must have shape (n, m) or (n, m, K); got shape {np.shape(patch_proba)}."
+        )
+    if names is not None and len(names) != len(P):
+        raise ValueError(f"names has {len(names)} entries for {len(P)} candidates.")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer; got {ncols!r}.")
+    ncols = min(int(ncols), len(P))
+    nrows = math.ceil(len(P) / ncols)
+    fig = _new_figure((2.4 * ncols, 1.9 * nrows))
+    for i, p in enumerate(P):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        _hist(ax, p, "tab:blue")
+        ax.set_title(names[i] if names is not None else f"candidate {i}", fontsize="small")
+    fig.tight_layout()
+    return _finish(fig, path)

@@ -1,0 +1,165 @@
+"""The comparison runner, its results table, the annotation saving and resuming."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from sklearn_aift.experiment import (
+    ResultsTable,
+    _ResultStore,
+    annotation_saving,
+    format_metric_table,
+    format_saving_table,
+)
+
+
+def _curves(curves, step=10):
+    """ResultsTable from {method: [[auc per round] per seed]}."""
+    rows = []
+    for method, per_seed in curves.items():
+        for seed, aucs in enumerate(per_seed):
+            for r, auc in enumerate(aucs, start=1):
+                rows.append(
+                    {"method": method, "seed": seed, "round": r, "n_labels": step * r, "auc": auc}
+                )
+    return ResultsTable(rows)
+
+
+# ---------------------------------------------------------------------------
+# ResultsTable
+# ---------------------------------------------------------------------------
+
+
+def test_table_sorted_typed_and_round_trips(tmp_path):
+    rows = [
+        {"method": "ift_random", "seed": "1", "round": 2, "n_labels": 20, "auc": 0.8,
+         "queried": [5, 3], "accuracy": None},
+        {"method": "diversity_quarter", "seed": 0, "round": 1, "n_labels": 10, "auc": 0.9},
+        {"method": "ift_random", "seed": 1, "round": 1, "n_labels": 10, "auc": float("nan")},
+    ]
+    table = ResultsTable(rows)
+    assert [(r["method"], r["round"]) for r in table] == [
+        ("diversity_quarter", 1), ("ift_random", 1), ("ift_random", 2)]
+    assert table.methods == ["diversity_quarter", "ift_random"]
+    assert table.seeds == [0, 1] and table.n_rounds == 2
+    assert table["seed"].dtype == np.int64
+    assert np.isnan(table["accuracy"]).sum() == 3
+    csv_table = ResultsTable.read_csv(table.to_csv(tmp_path / "r.csv"))
+    json_table = ResultsTable.read_json(table.to_json(tmp_path / "r.json"))
+    for other in (csv_table, json_table):
+        np.testing.assert_array_equal(other["auc"], table["auc"])  # NaN survives
+        assert list(other["method"]) == list(table["method"])
+    assert "queried" not in (tmp_path / "r.csv").read_text()
+    assert json_table.rows[2]["queried"] == [5, 3]
+    # the JSON is standard (no NaN literal)
+    assert "NaN" not in (tmp_path / "r.json").read_text()
+    json.loads((tmp_path / "r.json").read_text())
+    assert len(table.select(method="ift_random", seed=[1])) == 2
+    with pytest.raises(KeyError, match="no column"):
+        table["nope"]
+    with pytest.raises(ValueError, match="round"):
+        ResultsTable([{"method": "x", "seed": 0}])
+
+
+def test_curve_rejects_inconsistent_budgets():
+    table = ResultsTable([
+        {"method": "entropy", "seed": 0, "round": 1, "n_labels": 10},
+        {"method": "entropy", "seed": 1, "round": 1, "n_labels": 12},
+    ])
+    with pytest.raises(ValueError, match="different numbers of labels"):
+        table.curve("entropy")
+    with pytest.raises(ValueError, match="not in the results"):
+        table.curve("diversity")
+
+
+# ---------------------------------------------------------------------------
+# annotation_saving on hand-made curves
+# ---------------------------------------------------------------------------
+
+
+def test_saving_default_target_is_reference_at_full_budget():
+    results = _curves(
+        {
+            "ift_random": [[0.60, 0.70, 0.75, 0.80], [0.62, 0.68, 0.77, 0.84]],  # mean end 0.82
+            "diversity_quarter": [[0.70, 0.83, 0.85, 0.86], [0.72, 0.80, 0.84, 0.90]],
+            "scratch": [[0.5, 0.55, 0.6, 0.65], [0.5, 0.56, 0.61, 0.66]],
+        }
+    )
+    out = {d["method"]: d for d in annotation_saving(results)}
+    assert out["ift_random"]["target"] == pytest.approx(0.82)
+    assert out["ift_random"]["labels_needed"] == 40  # mean curve reaches it only at the end
+    dq = out["diversity_quarter"]
+    # mean curve 0.71, 0.815, 0.845: first >= 0.82 at round 3
+    assert dq["labels_needed"] == 30
+    assert dq["saving"] == pytest.approx(1 - 30 / 40)
+    # per seed: seed 0 reaches 0.82 at round 2, seed 1 at round 3
+    assert dq["labels_per_seed"] == [20, 30]
+    assert dq["labels_mean"] == 25 and dq["labels_std"] == 5
+    # reference per seed never reaches 0.82 with seed 0 (max 0.80) -> no paired saving
+    assert math.isnan(dq["saving_per_seed"][0])
+    assert dq["saving_per_seed"][1] == pytest.approx(1 - 30 / 40)
+    sc = out["scratch"]
+    assert math.isnan(sc["labels_needed"]) and sc["n_seeds_reached"] == 0
+    assert math.isnan(sc["saving"])
+    text = format_saving_table(annotation_saving(results))
+    assert "not reached" in text and "25%" in text and "AIFT Diversity 1/4" in text
+
+
+def test_saving_explicit_and_full_data_targets():
+    results = _curves(
+        {
+            "ift_random": [[0.6, 0.7, 0.8, 0.9]],
+            "entropy": [[0.8, 0.9, 0.9, 0.9]],
+        }
+    )
+    out = {d["method"]: d for d in annotation_saving(results, target=0.7)}
+    assert out["ift_random"]["labels_needed"] == 20
+    assert out["entropy"]["labels_needed"] == 10
+    assert out["entropy"]["saving"] == pytest.approx(0.5)
+    rows = [dict(r, full_data_auc=0.95) for r in results]
+    out = {d["method"]: d for d in annotation_saving(ResultsTable(rows), full_data_fraction=0.9)}
+    assert out["entropy"]["target"] == pytest.approx(0.855)
+    assert out["entropy"]["labels_needed"] == 20 and out["ift_random"]["labels_needed"] == 40
+    with pytest.raises(ValueError, match="full_data_auc"):
+        annotation_saving(results, full_data_fraction=0.9)
+    with pytest.raises(ValueError, match="full_data_fraction"):
+        annotation_saving(ResultsTable(rows), full_data_fraction=1.5)
+    with pytest.raises(ValueError, match="reference='scratch'"):
+        annotation_saving(results, reference="scratch")
+
+
+def test_metric_table_mean_and_std():
+    results = _curves({"ift_random": [[0.6, 0.8], [0.7, 0.9]], "entropy": [[0.9]]})
+    text = format_metric_table(results, budgets=[10, 20])
+    lines = text.splitlines()
+    assert lines[0].split() == ["method", "10", "labels", "20", "labels"]
+    assert "0.650 ± 0.050" in lines[2] and "0.850 ± 0.050" in lines[2]
+    assert lines[1].startswith("AIFT Entropy") and lines[1].rstrip().endswith("-")
+    md = format_metric_table(results, markdown=True)
+    assert md.splitlines()[1].startswith("|---")
+
+
+# ---------------------------------------------------------------------------
+# The store
+# ---------------------------------------------------------------------------
+
+
+def test_store_drops_a_partly_written_last_line_and_checks_its_key(tmp_path):
+    path = tmp_path / "s.jsonl"
+    store = _ResultStore(path, "k1", {"a": 1})
+    assert store.load() == []
+    store.append({"type": "round", "method": "entropy", "seed": 0, "round": 1, "auc": float("nan")})
+    with open(path, "a") as fh:
+        fh.write('{"type": "round", "meth')  # killed mid-write
+    records = store.load()
+    assert len(records) == 1 and records[0]["auc"] is None
+    store.append({"type": "done", "method": "entropy", "seed": 0, "n_rounds": 1})
+    assert [r["type"] for r in store.load()] == ["round", "done"]
+    with pytest.raises(ValueError, match="another configuration"):
+        _ResultStore(path, "k2", {}).load()
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "garbage", lines[1]]) + "\n")
+    with pytest.raises(ValueError, match="corrupt at line 2"):
+        store.load()
