@@ -191,8 +191,8 @@ class SessionStore:
             conn.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             raise SessionError(
-                f"cannot open the session database {self.db_path} ({exc}); it is corrupt, "
-                f"truncated or not a session database."
+                f"cannot open the session database {self.db_path} ({exc}); it is corrupt or "
+                f"truncated, or not a session database."
             ) from exc
         return conn
 

@@ -1,0 +1,301 @@
+"""Durable labeling sessions: the SQLite store, save/load, crash safety and refusals.
+
+The store tests use the ``FakeNet`` double of test_learner.py; the kill test
+runs the real AIFTNet in a subprocess and kills it with SIGKILL in the middle
+of fine-tuning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklearn_aift.learner import ActiveLearner
+from sklearn_aift.session import FORMAT_VERSION, SessionError, SessionStore
+from test_learner import FakeNet, in_order, make_pool, seeded_random
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+class CrashingNet(FakeNet):
+    """Dies during its fit number ``crash_at`` (1-based) or while saving after it."""
+
+    def __init__(self, classes=None, random_state=0, verbose=0, scale=10.0, crash_at=None,
+                 crash_in="fit"):
+        super().__init__(classes, random_state, verbose, scale)
+        self.crash_at = crash_at
+        self.crash_in = crash_in
+
+    def get_params(self, deep=True):
+        return {**super().get_params(), "crash_at": self.crash_at, "crash_in": self.crash_in}
+
+    def fit(self, X, y):
+        if self.crash_in == "fit" and self.n_fits_ + 1 == self.crash_at:
+            raise Crash("killed during fine-tuning")
+        return super().fit(X, y)
+
+    def save_checkpoint(self, path):
+        if self.crash_in == "save" and self.n_fits_ == self.crash_at:
+            Path(path).write_text('{"threshold_": 0.')  # half written
+            raise Crash("killed while writing weights")
+        super().save_checkpoint(path)
+
+
+def reference_run(X, y, budget, batch_size=2, strategy=seeded_random):
+    learner = ActiveLearner(FakeNet(), query_strategy=strategy, random_state=3)
+    learner.run(y, X, budget=budget, batch_size=batch_size)
+    return learner
+
+
+@pytest.fixture
+def pool():
+    return make_pool(n=14)
+
+
+# -- the store ----------------------------------------------------------------------------------
+def test_store_schema_is_the_documented_one(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s")
+    learner.run(y, X, budget=4, batch_size=2)
+    conn = sqlite3.connect(tmp_path / "s" / "session.sqlite")
+    columns = {
+        table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        for table in ("meta", "rounds", "labels", "external")
+    }
+    conn.close()
+    assert columns == {
+        "meta": ["key", "value"],
+        "rounds": ["round", "status", "only_new", "record"],
+        "labels": ["seq", "candidate_id", "pool_index", "fingerprint", "label", "round"],
+        "external": ["candidate_id", "pixels"],
+    }
+    store = SessionStore.open(tmp_path / "s")
+    meta = store.read_meta()
+    assert meta["format_version"] == FORMAT_VERSION and meta["pool_length"] == 14
+    assert meta["estimator_class"].endswith("FakeNet") and meta["estimator_params"]["scale"] == 10.0
+    assert meta["completed_round"] == 2 and meta["checkpoint_file"] == "weights/round-000002.pt"
+    assert [p.name for p in (tmp_path / "s" / "weights").iterdir()] == ["round-000002.pt"]
+    labels = store.read_labels()
+    assert [r["candidate_id"] for r in labels] == learner.labeled_ids_
+    assert [r["label"] for r in labels] == learner.y_training.tolist()
+    assert [r["round"] for r in labels] == [1, 1, 2, 2]
+    assert [r["status"] for r in store.read_rounds()] == ["trained", "trained"]
+
+
+def test_each_batch_is_committed_before_fine_tuning_starts(tmp_path, pool):
+    X, y = pool
+    seen = []
+
+    class Watching(FakeNet):
+        def fit(self, X, y):
+            rows = SessionStore(tmp_path / "s").read_rounds()
+            seen.append((len(SessionStore(tmp_path / "s").read_labels()), rows[-1]["status"]))
+            return super().fit(X, y)
+
+    learner = ActiveLearner(Watching(), query_strategy=in_order, autosave=tmp_path / "s")
+    learner.run(y, X, budget=6, batch_size=2)
+    assert seen == [(2, "labeled"), (4, "labeled"), (6, "labeled")]
+
+
+def test_autosave_refuses_an_existing_store(tmp_path, pool):
+    X, y = pool
+    ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s").query(X)
+    with pytest.raises(FileExistsError, match=r"already exists .* ActiveLearner.load"):
+        ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s").query(X)
+
+
+# -- save / load --------------------------------------------------------------------------------
+def test_load_restores_labels_history_and_model_and_continues(tmp_path, pool):
+    X, y = pool
+    reference = reference_run(X, y, budget=10)
+    learner = ActiveLearner(FakeNet(), query_strategy=seeded_random, random_state=3,
+                            autosave=tmp_path / "s")
+    learner.run(y, X, budget=6, batch_size=2)
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=seeded_random)
+    assert resumed.labeled_ids_ == learner.labeled_ids_
+    np.testing.assert_array_equal(resumed.y_training, learner.y_training)
+    assert resumed.history_ == learner.history_ and resumed.n_iter_ == 3
+    assert resumed.estimator.threshold_ == learner.estimator.threshold_
+    assert resumed.random_state == 3
+    resumed.run(y, X, budget=10, batch_size=2)
+    assert resumed.labeled_ids_ == reference.labeled_ids_
+    np.testing.assert_array_equal(resumed.predict_patch_proba(X), reference.predict_patch_proba(X))
+    again = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=seeded_random)
+    assert again.labeled_ids_ == reference.labeled_ids_ and again.n_iter_ == 5
+
+
+def test_an_interrupted_fine_tuning_is_redone_and_the_run_ends_the_same(tmp_path, pool):
+    X, y = pool
+    reference = reference_run(X, y, budget=10)
+    learner = ActiveLearner(CrashingNet(crash_at=3), query_strategy=seeded_random,
+                            random_state=3, autosave=tmp_path / "s")
+    with pytest.raises(Crash):
+        learner.run(y, X, budget=10, batch_size=2)
+    store = SessionStore.open(tmp_path / "s")
+    assert [r["status"] for r in store.read_rounds()] == ["trained", "trained", "labeled"]
+    assert len(store.read_labels()) == 6  # the labels of the interrupted round are kept
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=CrashingNet(crash_at=3),
+                                 query_strategy=seeded_random)
+    assert resumed.estimator.n_fits_ == 2  # the model of the last completed round
+    assert resumed.labeled_ids_ == reference.labeled_ids_[:6]
+    assert len(resumed.history_) == 2 and resumed.n_iter_ == 3
+    resumed.estimator.crash_at = None  # the "process" is healthy again
+    resumed.run(y, X, budget=10, batch_size=2)
+    assert resumed.labeled_ids_ == reference.labeled_ids_
+    assert resumed.estimator.fit_log_ == reference.estimator.fit_log_
+    np.testing.assert_array_equal(resumed.predict_patch_proba(X), reference.predict_patch_proba(X))
+    assert [h["round"] for h in resumed.history_] == [1, 2, 3, 4, 5]
+
+
+def test_a_crash_while_writing_weights_keeps_the_previous_checkpoint(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(CrashingNet(crash_at=2, crash_in="save"), query_strategy=in_order,
+                            autosave=tmp_path / "s")
+    with pytest.raises(Crash):
+        learner.run(y, X, budget=6, batch_size=2)
+    assert not list((tmp_path / "s" / "weights").glob("*.tmp"))
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=CrashingNet(crash_at=2, crash_in="save"),
+                                 query_strategy=in_order)
+    assert resumed.estimator.n_fits_ == 1 and resumed.n_iter_ == 2  # round 1's weights
+    resumed.estimator.crash_at = None
+    resumed.query(X)  # the pool is known: round 2 is fine-tuned again
+    assert resumed.estimator.n_fits_ == 2 and len(resumed.history_) == 2
+    assert SessionStore.open(tmp_path / "s").read_meta()["checkpoint_round"] == 2
+
+
+def test_save_writes_a_snapshot_that_loads(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order)
+    learner.run(y, X, budget=4, batch_size=2)
+    learner.save(tmp_path / "snap")
+    with pytest.raises(FileExistsError, match="already exists"):
+        learner.save(tmp_path / "snap")
+    loaded = ActiveLearner.load(tmp_path / "snap", estimator=FakeNet(), query_strategy=in_order,
+                                X_pool=X)
+    assert loaded.labeled_ids_ == learner.labeled_ids_ and loaded.history_ == learner.history_
+    np.testing.assert_array_equal(loaded.X_training, learner.X_training)
+    np.testing.assert_array_equal(loaded.predict_proba(X), learner.predict_proba(X))
+    assert not any(p.name.endswith(".saving") for p in tmp_path.iterdir())
+
+
+def test_external_candidates_are_stored_and_a_single_class_wait_survives(tmp_path, pool):
+    X, y = pool
+    X_init = X[:1] // 3  # one external candidate of one class: fine-tuning waits
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, X_training=X_init,
+                            y_training=[0], autosave=tmp_path / "s")
+    learner.query(X)
+    assert learner.history_[0]["trained"] is False
+    loaded = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
+    np.testing.assert_array_equal(loaded.X_training, X_init[:, None] if X_init.ndim == 4 else X_init)
+    assert loaded.labeled_ids_[0].startswith("ext:") and loaded.estimator.n_fits_ == 0
+    loaded.teach(X[[1]], [1], indices=[1])  # the second class arrives: fit on all of L
+    assert loaded.estimator.fit_log_ == [(2, [0, 1])]
+
+
+def test_teach_after_loading_without_the_pool_asks_for_it(tmp_path, pool):
+    X, y = pool
+    ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s").run(
+        y, X, budget=2, batch_size=2)
+    loaded = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
+    with pytest.raises(ValueError, match="resumed without its pool"):
+        loaded.teach(X[[5]], [1], indices=[5])
+    with pytest.raises(ValueError, match="not loaded: this session was resumed without its pool"):
+        loaded.X_training
+    loaded.query(X)
+    assert loaded.X_training.shape[0] == 2
+
+
+# -- refusals -----------------------------------------------------------------------------------
+@pytest.fixture
+def session(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s")
+    learner.run(y, X, budget=4, batch_size=2)
+    return tmp_path / "s"
+
+
+def test_load_refuses_a_different_strategy(session):
+    with pytest.raises(SessionError, match="does not match the strategy of session"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=seeded_random)
+
+
+def test_load_refuses_different_estimator_parameters(session):
+    with pytest.raises(SessionError, match=r"scale: session 10.0, given 3.0"):
+        ActiveLearner.load(session, estimator=FakeNet(scale=3.0), query_strategy=in_order)
+    with pytest.raises(SessionError, match="the estimator is a .*CrashingNet, but session"):
+        ActiveLearner.load(session, estimator=CrashingNet(), query_strategy=in_order)
+    # runtime-only parameters may differ
+    ActiveLearner.load(session, estimator=FakeNet(verbose=2), query_strategy=in_order)
+
+
+def test_load_cannot_rebuild_a_foreign_estimator(session):
+    with pytest.raises(SessionError, match="pass estimator="):
+        ActiveLearner.load(session, query_strategy=in_order)
+
+
+def test_load_refuses_a_different_pool(session, pool):
+    X, _ = pool
+    other = X.copy()
+    other[SessionStore.open(session).read_labels()[1]["pool_index"]] += 1
+    idx = SessionStore.open(session).read_labels()[1]["pool_index"]
+    with pytest.raises(SessionError, match=f"candidate pool:{idx} has different pixels"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order, X_pool=other)
+    with pytest.raises(ValueError, match="X_pool holds 13 candidates"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order, X_pool=X[:13])
+
+
+def test_load_refuses_a_corrupt_store(session):
+    db = session / "session.sqlite"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SessionError, match="corrupt"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+def test_load_refuses_a_truncated_store(session):
+    db = session / "session.sqlite"
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SessionError, match="corrupt or truncated|integrity check"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+def test_load_refuses_a_store_missing_a_table(session):
+    conn = sqlite3.connect(session / "session.sqlite")
+    conn.execute("DROP TABLE rounds")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SessionError, match=r"lacks the table\(s\) \['rounds'\]"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+def test_load_refuses_a_newer_format_version(session):
+    SessionStore(session).update_meta(format_version=FORMAT_VERSION + 1)
+    with pytest.raises(SessionError, match=f"newer sklearn-aift \\(format version {FORMAT_VERSION + 1}\\)"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+def test_load_refuses_altered_or_missing_weights(session):
+    weights = session / "weights" / "round-000002.pt"
+    weights.write_text(weights.read_text()[:-5])
+    with pytest.raises(SessionError, match="corrupt or truncated: its SHA-256 differs"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+    weights.unlink()
+    with pytest.raises(SessionError, match="round-000002.pt .*but it is missing"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+def test_load_of_a_missing_store(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no session store"):
+        ActiveLearner.load(tmp_path / "nowhere", estimator=FakeNet())
