@@ -1,0 +1,598 @@
+"""Query strategies: which unlabeled candidates to send to the expert next.
+
+Every strategy is a callable with the modAL signature::
+
+    strategy(learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs)
+        -> (indices, scores)
+
+It returns the indices of the ``n_instances`` best candidates of ``X_pool``
+(best first) and their scores, always as a 2-tuple. Ties are broken in favour
+of the lower pool index; asking for more candidates than are available returns
+all of them, in score order. Pool indices listed in ``exclude`` (e.g. the
+candidates already labeled) are never returned, and are not even predicted.
+Other keyword arguments are accepted and ignored, so one call site can drive
+any strategy.
+
+Patch probabilities ``(n, m, K)`` come from ``learner.predict_patch_proba(X)``,
+or from ``learner.estimator.predict_patch_proba(X)`` for wrappers such as
+modAL's ``ActiveLearner`` (see :func:`patch_proba`).
+
+The strategies of the paper (Zhou et al., CVPR 2017, Table 1) are instances of
+:class:`AIFTSampling`; ``_quarter`` means majority selection of a quarter of
+the patches (``alpha = 1/4``), otherwise all patches are used:
+
+========================== ======= ======= =======
+strategy                   alpha   lambda1 lambda2
+========================== ======= ======= =======
+entropy                    1       1       0
+entropy_quarter            1/4     1       0
+diversity                  1       0       1
+diversity_quarter          1/4     0       1
+entropy_diversity          1       1       1
+entropy_diversity_quarter  1/4     1       1
+========================== ======= ======= =======
+
+Baselines: :data:`random_sampling` (the paper's IFT Random) and
+:data:`mean_uncertainty` (entropy of the candidate's mean prediction, the
+plain uncertainty sampling a modAL user would start with).
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+
+from .scoring import (
+    _check_alpha,
+    _check_lambdas,
+    candidate_scores,
+    check_patch_proba,
+    patch_entropy,
+)
+
+__all__ = [
+    "AIFTSampling",
+    "MeanUncertainty",
+    "RandomSampling",
+    "aift_sampling",
+    "describe_strategy",
+    "diversity",
+    "diversity_quarter",
+    "entropy",
+    "entropy_diversity",
+    "entropy_diversity_quarter",
+    "entropy_quarter",
+    "mean_uncertainty",
+    "patch_proba",
+    "random_sampling",
+]
+
+# the paper's six variants: name -> (alpha, lambda1, lambda2)
+_PAPER_VARIANTS = {
+    "entropy": (1.0, 1.0, 0.0),
+    "entropy_quarter": (0.25, 1.0, 0.0),
+    "diversity": (1.0, 0.0, 1.0),
+    "diversity_quarter": (0.25, 0.0, 1.0),
+    "entropy_diversity": (1.0, 1.0, 1.0),
+    "entropy_diversity_quarter": (0.25, 1.0, 1.0),
+}
+
+
+# --------------------------------------------------------------------------- #
+# helpers
+# --------------------------------------------------------------------------- #
+def patch_proba(learner: Any, X_pool: Any) -> np.ndarray:
+    """Patch probabilities of a learner on a pool, shape-checked.
+
+    Uses ``learner.predict_patch_proba(X_pool)`` when the learner has it (an
+    :class:`~sklearn_aift.net.AIFTNet` or this package's
+    :class:`~sklearn_aift.learner.ActiveLearner`), else
+    ``learner.estimator.predict_patch_proba(X_pool)`` (modAL's
+    ``ActiveLearner`` wrapping an ``AIFTNet``).
+
+    Parameters
+    ----------
+    learner : object
+        Has ``predict_patch_proba`` itself or through ``learner.estimator``.
+    X_pool : candidate array or CandidateSet
+        The candidates to predict.
+
+    Returns
+    -------
+    P : ndarray of shape (len(X_pool), n_patches, n_classes)
+        The probabilities as returned, converted to float64 (values are
+        checked later, by the scoring).
+
+    Raises
+    ------
+    TypeError
+        If neither ``learner`` nor ``learner.estimator`` has a callable
+        ``predict_patch_proba``.
+    ValueError
+        If the returned array is not 3-D or does not have one row per
+        candidate of ``X_pool``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.strategies import patch_proba
+    >>> class Net:
+    ...     def predict_patch_proba(self, X):
+    ...         return np.full((len(X), 4, 2), 0.5)
+    >>> class Wrapper:
+    ...     estimator = Net()
+    >>> patch_proba(Wrapper(), np.zeros((3, 4, 3, 8, 8))).shape
+    (3, 4, 2)
+    """
+    owner = None
+    for candidate in (learner, getattr(learner, "estimator", None)):
+        if candidate is not None and callable(getattr(candidate, "predict_patch_proba", None)):
+            owner = candidate
+            break
+    if owner is None:
+        raise TypeError(
+            f"learner must have a predict_patch_proba(X) method returning patch probabilities "
+            f"of shape (n_candidates, n_patches, n_classes), or an `estimator` attribute that "
+            f"has one (e.g. sklearn_aift.AIFTNet); got {type(learner).__name__}."
+        )
+    P = np.asarray(owner.predict_patch_proba(X_pool), dtype=np.float64)
+    n = len(X_pool)
+    if P.ndim != 3 or P.shape[0] != n:
+        raise ValueError(
+            f"{type(owner).__name__}.predict_patch_proba returned an array of shape {P.shape} "
+            f"for {n} candidates; expected shape ({n}, n_patches, n_classes)."
+        )
+    return P
+
+
+def _check_n_instances(n_instances: Any) -> int:
+    if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
+        raise TypeError(
+            f"n_instances must be a positive integer; got {n_instances!r} "
+            f"({type(n_instances).__name__})."
+        )
+    if n_instances < 1:
+        raise ValueError(f"n_instances must be >= 1; got {n_instances}.")
+    return int(n_instances)
+
+
+def _pool_size(X_pool: Any) -> int:
+    try:
+        n = len(X_pool)
+    except TypeError:
+        raise TypeError(
+            f"X_pool must be a candidate array or CandidateSet (with len()); got "
+            f"{type(X_pool).__name__}."
+        ) from None
+    if n == 0:
+        raise ValueError("X_pool is empty: there is no candidate to query.")
+    return n
+
+
+def _remaining(exclude: Any, n_pool: int) -> np.ndarray:
+    """Sorted pool indices not in ``exclude``."""
+    if exclude is None:
+        return np.arange(n_pool)
+    excluded = np.asarray(exclude)
+    if excluded.size == 0:
+        return np.arange(n_pool)
+    if excluded.dtype.kind not in "iu":
+        raise TypeError(
+            f"exclude must hold integer pool indices; got an array of dtype {excluded.dtype}."
+        )
+    excluded = excluded.ravel()
+    if excluded.min() < 0 or excluded.max() >= n_pool:
+        bad = excluded[(excluded < 0) | (excluded >= n_pool)]
+        raise ValueError(
+            f"exclude must hold pool indices in [0, {n_pool}); got {bad[:5].tolist()}."
+        )
+    keep = np.ones(n_pool, dtype=bool)
+    keep[excluded] = False
+    if not keep.any():
+        raise ValueError(
+            f"exclude covers every candidate of X_pool ({n_pool}); nothing is left to query."
+        )
+    return np.flatnonzero(keep)
+
+
+def _subset(X_pool: Any, keep: np.ndarray, n_pool: int) -> Any:
+    if len(keep) == n_pool:
+        return X_pool
+    if isinstance(X_pool, (list, tuple)):
+        return [X_pool[i] for i in keep]
+    return X_pool[keep]
+
+
+def _rng(random_state: Any) -> np.random.Generator | np.random.RandomState:
+    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+    ):
+        return np.random.RandomState(random_state)
+    raise ValueError(
+        f"random_state must be None, an int, a numpy RandomState or Generator; got "
+        f"{random_state!r}."
+    )
+
+
+# --------------------------------------------------------------------------- #
+# strategies
+# --------------------------------------------------------------------------- #
+class _Strategy:
+    """Common ranking, ``n_instances`` and ``exclude`` handling."""
+
+    __name__ = "strategy"
+
+    def __call__(
+        self,
+        learner: Any,
+        X_pool: Any,
+        n_instances: int = 1,
+        random_state: Any = None,
+        *,
+        exclude: Any = None,
+        **kwargs: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n_instances = _check_n_instances(n_instances)
+        n_pool = _pool_size(X_pool)
+        keep = _remaining(exclude, n_pool)
+        scores = self._scores(learner, X_pool, keep, n_pool, random_state)
+        # stable sort on -score: ties keep the pool order, i.e. the lower index wins
+        order = np.argsort(-scores, kind="stable")[:n_instances]
+        return keep[order], scores[order]
+
+    def _scores(self, learner, X_pool, keep, n_pool, random_state) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_params(self) -> dict[str, Any]:
+        """Parameters of the strategy.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return {}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.get_params() == other.get_params()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
+
+
+_CALL_DOC = """
+    Parameters
+    ----------
+    learner : object
+        Provides ``predict_patch_proba`` itself or through
+        ``learner.estimator`` (see :func:`patch_proba`).{learner_note}
+    X_pool : candidate array or CandidateSet
+        The unlabeled pool.
+    n_instances : int, default=1
+        How many candidates to return (all remaining ones when larger).
+    random_state : None, int, RandomState or Generator, default=None
+        {random_note}
+    exclude : array-like of int, default=None
+        Pool indices never to return (e.g. already labeled candidates).
+    **kwargs
+        Accepted and ignored.
+
+    Returns
+    -------
+    indices : ndarray of int
+        Pool indices of the chosen candidates, best first.
+    scores : ndarray of float
+        Their scores, aligned with ``indices``.
+
+    Raises
+    ------
+    TypeError
+        If ``n_instances`` is not an integer or ``exclude`` does not hold
+        integers.
+    ValueError
+        If ``n_instances < 1``, ``X_pool`` is empty, ``exclude`` holds indices
+        outside the pool or covers all of it{value_note}.
+"""
+
+
+class AIFTSampling(_Strategy):
+    """AIFT query strategy: rank candidates by the sum of ``R_i`` (Alg. 1).
+
+    Scores every candidate with :func:`~sklearn_aift.scoring.candidate_scores`
+    (majority selection of ``alpha`` of its patches, entropy weighted by
+    ``lambda1`` plus pairwise symmetric KL diversity weighted by ``lambda2``)
+    and returns the highest. Instances are picklable, compare equal when their
+    parameters are equal, and are named after the paper's variant when they
+    are one (``entropy_diversity_quarter`` ...).
+
+    Parameters
+    ----------
+    alpha : float, default=0.25
+        Fraction of each candidate's patches kept by majority selection, in
+        (0, 1].
+    lambda1 : float, default=1.0
+        Weight of the entropy term, >= 0.
+    lambda2 : float, default=1.0
+        Weight of the diversity term, >= 0; not both 0.
+
+    Attributes
+    ----------
+    __name__ : str
+        The paper's name of the variant, or
+        ``"aift_sampling(alpha=..., lambda1=..., lambda2=...)"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a parameter is invalid (see :func:`aift_sampling`).
+
+    See Also
+    --------
+    aift_sampling : The factory.
+    sklearn_aift.scoring.candidate_scores : The score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.strategies import AIFTSampling
+    >>> class Net:
+    ...     def predict_patch_proba(self, X):
+    ...         q = np.array([[0.9, 0.9], [0.5, 0.4], [0.1, 0.9]])[: len(X)]
+    ...         return np.stack([1 - q, q], axis=-1)
+    >>> strategy = AIFTSampling(alpha=1.0, lambda1=1.0, lambda2=1.0)
+    >>> strategy.__name__
+    'entropy_diversity'
+    >>> indices, scores = strategy(Net(), np.zeros((3, 2, 3, 8, 8)), n_instances=2)
+    >>> indices
+    array([2, 1])
+    """
+
+    def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0):
+        self.alpha = _check_alpha(alpha)
+        self.lambda1, self.lambda2 = _check_lambdas(lambda1, lambda2)
+        params = (self.alpha, self.lambda1, self.lambda2)
+        names = [name for name, value in _PAPER_VARIANTS.items() if value == params]
+        self.__name__ = (
+            names[0]
+            if names
+            else f"aift_sampling(alpha={self.alpha!r}, lambda1={self.lambda1!r}, "
+            f"lambda2={self.lambda2!r})"
+        )
+
+    def get_params(self) -> dict[str, float]:
+        """Parameters of the strategy.
+
+        Returns
+        -------
+        params : dict
+            ``{"alpha": ..., "lambda1": ..., "lambda2": ...}``.
+        """
+        return {"alpha": self.alpha, "lambda1": self.lambda1, "lambda2": self.lambda2}
+
+    def _scores(self, learner, X_pool, keep, n_pool, random_state):
+        P = patch_proba(learner, _subset(X_pool, keep, n_pool))
+        return candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
+
+    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs):
+        return super().__call__(
+            learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
+        )
+
+    __call__.__doc__ = "Query the candidates with the highest AIFT scores.\n" + _CALL_DOC.format(
+        learner_note="",
+        random_note="Accepted for the common signature; AIFT scores are deterministic.",
+        value_note=", or the patch probabilities are invalid",
+    )
+
+
+class RandomSampling(_Strategy):
+    """Random queries: the paper's IFT Random baseline.
+
+    Each candidate gets a random priority drawn from ``random_state`` (one per
+    pool candidate, so a seed fixes the whole ranking) and the highest
+    priorities are returned. The learner is never asked for predictions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.strategies import random_sampling
+    >>> X_pool = np.zeros((10, 4, 3, 8, 8))
+    >>> a, _ = random_sampling(None, X_pool, n_instances=3, random_state=0)
+    >>> b, _ = random_sampling(None, X_pool, n_instances=3, random_state=0)
+    >>> bool((a == b).all()), len(a)
+    (True, 3)
+    """
+
+    __name__ = "random_sampling"
+
+    def _scores(self, learner, X_pool, keep, n_pool, random_state):
+        # one priority per pool candidate, so exclusions do not shift the others
+        return _rng(random_state).random(n_pool)[keep]
+
+    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs):
+        return super().__call__(
+            learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
+        )
+
+    __call__.__doc__ = "Query random candidates.\n" + _CALL_DOC.format(
+        learner_note=" Not used.",
+        random_note="Source of the random priorities (scores in [0, 1)).",
+        value_note=", or ``random_state`` is not a valid seed",
+    )
+
+
+class MeanUncertainty(_Strategy):
+    """Uncertainty sampling on the candidate's mean prediction.
+
+    The score is the entropy (natural log, probabilities floored at
+    :data:`~sklearn_aift.scoring.EPS` inside the log) of the mean of the
+    candidate's patch probabilities, the candidate-level prediction of the
+    paper (sec. 4.3). No majority selection, no diversity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.strategies import mean_uncertainty
+    >>> class Net:
+    ...     def predict_patch_proba(self, X):
+    ...         q = np.array([[0.9, 0.9], [0.1, 0.9], [0.6, 0.7]])
+    ...         return np.stack([1 - q, q], axis=-1)
+    >>> mean_uncertainty(Net(), np.zeros((3, 2, 3, 8, 8)), n_instances=3)[0]
+    array([1, 2, 0])
+    """
+
+    __name__ = "mean_uncertainty"
+
+    def _scores(self, learner, X_pool, keep, n_pool, random_state):
+        P = check_patch_proba(patch_proba(learner, _subset(X_pool, keep, n_pool)))
+        return patch_entropy(P.mean(axis=1))
+
+    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs):
+        return super().__call__(
+            learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
+        )
+
+    __call__.__doc__ = "Query the candidates whose mean prediction is most uncertain.\n" + (
+        _CALL_DOC.format(
+            learner_note="",
+            random_note="Accepted for the common signature; not used.",
+                value_note=", or the patch probabilities are invalid",
+        )
+    )
+
+
+def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0) -> AIFTSampling:
+    """Make an AIFT query strategy with the given parameters.
+
+    Parameters
+    ----------
+    alpha : float, default=0.25
+        Fraction of each candidate's patches kept by majority selection, in
+        (0, 1].
+    lambda1 : float, default=1.0
+        Weight of the entropy term, >= 0.
+    lambda2 : float, default=1.0
+        Weight of the diversity term, >= 0; not both 0.
+
+    Returns
+    -------
+    strategy : AIFTSampling
+        A named, picklable strategy; equal to the paper's variant of the same
+        parameters (``aift_sampling(0.25, 1, 1) == entropy_diversity_quarter``).
+
+    Raises
+    ------
+    TypeError
+        If a parameter is not a real number.
+    ValueError
+        If ``alpha`` is outside (0, 1], a lambda is negative or both are 0.
+
+    Examples
+    --------
+    >>> from sklearn_aift.strategies import aift_sampling
+    >>> aift_sampling(alpha=0.5, lambda1=1.0, lambda2=2.0).__name__
+    'aift_sampling(alpha=0.5, lambda1=1.0, lambda2=2.0)'
+    >>> aift_sampling(alpha=0.25, lambda1=1, lambda2=0).__name__
+    'entropy_quarter'
+    """
+    return AIFTSampling(alpha=alpha, lambda1=lambda1, lambda2=lambda2)
+
+
+entropy = AIFTSampling(*_PAPER_VARIANTS["entropy"])
+entropy_quarter = AIFTSampling(*_PAPER_VARIANTS["entropy_quarter"])
+diversity = AIFTSampling(*_PAPER_VARIANTS["diversity"])
+diversity_quarter = AIFTSampling(*_PAPER_VARIANTS["diversity_quarter"])
+entropy_diversity = AIFTSampling(*_PAPER_VARIANTS["entropy_diversity"])
+entropy_diversity_quarter = AIFTSampling(*_PAPER_VARIANTS["entropy_diversity_quarter"])
+random_sampling = RandomSampling()
+mean_uncertainty = MeanUncertainty()
+
+
+# --------------------------------------------------------------------------- #
+# description
+# --------------------------------------------------------------------------- #
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+def describe_strategy(strategy: Callable) -> dict[str, Any]:
+    """A JSON-serialisable description identifying a strategy and its parameters.
+
+    Used to check that a resumed session queries with the same strategy.
+
+    Parameters
+    ----------
+    strategy : callable
+        A strategy of this module, or any callable.
+
+    Returns
+    -------
+    description : dict
+        For this module's strategies: ``class`` (its qualified class name),
+        ``name`` (the module attribute for the paper's variants and the
+        baselines), ``params`` and, for :class:`AIFTSampling`, ``factory``
+        (``"aift_sampling"``, which rebuilds it from ``params``). For other
+        callables: ``module`` and ``qualname`` (of the class for callable
+        objects), plus ``params`` when the object has ``get_params()``, or
+        ``args``/``keywords`` for a :func:`functools.partial` (non-JSON
+        values by their ``repr``).
+
+    Raises
+    ------
+    TypeError
+        If ``strategy`` is not callable.
+
+    Examples
+    --------
+    >>> from sklearn_aift.strategies import describe_strategy, entropy_quarter
+    >>> describe_strategy(entropy_quarter)["params"]
+    {'alpha': 0.25, 'lambda1': 1.0, 'lambda2': 0.0}
+    >>> def my_strategy(learner, X_pool, n_instances=1, random_state=None):
+    ...     pass
+    >>> sorted(describe_strategy(my_strategy))
+    ['module', 'qualname']
+    """
+    if not callable(strategy):
+        raise TypeError(f"strategy must be callable; got {strategy!r}.")
+    if isinstance(strategy, _Strategy):
+        description = {
+            "class": f"{type(strategy).__module__}.{type(strategy).__qualname__}",
+            "name": strategy.__name__,
+            "params": _jsonable(strategy.get_params()),
+        }
+        if isinstance(strategy, AIFTSampling):
+            description["factory"] = "aift_sampling"
+        return description
+    if isinstance(strategy, functools.partial):
+        description = describe_strategy(strategy.func)
+        description["args"] = _jsonable(list(strategy.args))
+        description["keywords"] = _jsonable(dict(strategy.keywords))
+        return description
+    target = strategy if hasattr(strategy, "__qualname__") else type(strategy)
+    description = {
+        "module": getattr(target, "__module__", None),
+        "qualname": target.__qualname__,
+    }
+    get_params = getattr(strategy, "get_params", None)
+    if target is type(strategy) and callable(get_params):
+        description["params"] = _jsonable(get_params())
+    return description
