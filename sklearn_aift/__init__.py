@@ -7,9 +7,36 @@ arrive, starting from zero labels.
 """
 
 from .candidates import check_candidates
+from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
+from .strategies import (
+    aift_sampling,
+    describe_strategy,
+    diversity,
+    diversity_quarter,
+    entropy,
+    entropy_diversity,
+    entropy_diversity_quarter,
+    entropy_quarter,
+    mean_uncertainty,
+    random_sampling,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "check_candidates",
+    "candidate_scores",
+    "majority_select",
+    "pairwise_symmetric_kl",
+    "patch_entropy",
+    "aift_sampling",
+    "describe_strategy",
+    "diversity",
+    "diversity_quarter",
+    "entropy",
+    "entropy_diversity",
+    "entropy_diversity_quarter",
+    "entropy_quarter",
+    "mean_uncertainty",
+    "random_sampling",
 ]
