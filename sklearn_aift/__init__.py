@@ -6,7 +6,9 @@ augmented patches disagree, and fine-tunes the CNN continuously as labels
 arrive, starting from zero labels.
 """
 
-from .candidates import check_candidates
+from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
+from .candidates import CandidateSet, check_candidates, concatenate_candidates
+from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
 from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
 from .strategies import (
     aift_sampling,
@@ -25,6 +27,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "check_candidates",
+    "CandidateSet",
+    "concatenate_candidates",
+    "BoxProtocol",
+    "FrameProtocol",
+    "AxisProtocol",
+    "box_patches",
+    "frame_patches",
+    "axis_patches",
+    "make_colonoscopy_frames",
+    "load_kvasir_seg",
+    "load_medmnist",
+    "load_image_folder",
     "candidate_scores",
     "majority_select",
     "pairwise_symmetric_kl",
