@@ -7,8 +7,10 @@ arrive, starting from zero labels.
 """
 
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
+from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
 from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
+from .net import ActivationCache, AIFTNet
 from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
 from .strategies import (
     aift_sampling,
@@ -26,6 +28,11 @@ from .strategies import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AIFTNet",
+    "ActivationCache",
+    "WeightsUnavailableError",
+    "build_backbone",
+    "list_backbones",
     "check_candidates",
     "CandidateSet",
     "concatenate_candidates",
