@@ -10,6 +10,7 @@ from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
 from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
+from .learner import ActiveLearner
 from .net import ActivationCache, AIFTNet
 from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
 from .strategies import (
@@ -28,6 +29,7 @@ from .strategies import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActiveLearner",
     "AIFTNet",
     "ActivationCache",
     "WeightsUnavailableError",

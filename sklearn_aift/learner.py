@@ -221,6 +221,12 @@ class ActiveLearner:
     ``query`` never returns labeled candidates, so do not delete queried rows
     from the pool (as modAL examples do); pass the same pool every time.
 
+    modAL's own ``ActiveLearner`` (modAL-python 0.4.2.1) pins a skorch that no
+    longer installs and its ``fit``/``teach`` crash on scikit-learn >= 1.8;
+    its ``query`` still works, so this module's strategies plug into it
+    unchanged (build it without ``X_training`` and fine-tune the estimator
+    directly). This class offers modAL's API without those problems.
+
     Examples
     --------
     >>> import numpy as np
@@ -247,6 +253,26 @@ class ActiveLearner:
     array([2, 1])
     >>> learner.labeled_ids_
     ['pool:4', 'pool:3']
+
+    The whole loop with a real network against an oracle, saved and resumed:
+
+    >>> import os, tempfile
+    >>> from sklearn_aift import AIFTNet
+    >>> rng = np.random.default_rng(0)
+    >>> X_pool = rng.integers(0, 256, size=(12, 2, 3, 32, 32), dtype=np.uint8)
+    >>> y_pool = np.arange(12) % 2
+    >>> params = dict(backbone="mobilenet_v3_small", weights=None, input_size=32,
+    ...               max_epochs=1, max_epochs_incremental=1, batch_size=8, random_state=0)
+    >>> learner = ActiveLearner(AIFTNet(**params), classes=[0, 1], random_state=0)
+    >>> learner.run(y_pool, X_pool, budget=6, batch_size=3).n_iter_
+    2
+    >>> folder = os.path.join(tempfile.mkdtemp(), "campaign")
+    >>> learner = learner.save(folder)
+    >>> resumed = ActiveLearner.load(folder, estimator=AIFTNet(**params), X_pool=X_pool)
+    >>> resumed.labeled_ids_ == learner.labeled_ids_, resumed.estimator.n_fits_
+    (True, 2)
+    >>> len(resumed.run(y_pool, X_pool, budget=9, batch_size=3).y_training)
+    9
     """
 
     def __init__(
@@ -358,6 +384,10 @@ class ActiveLearner:
         -------
         P : ndarray of shape (n, m, K)
             ``estimator.predict_patch_proba(X)``.
+
+        Examples
+        --------
+        See :class:`ActiveLearner`.
         """
         return self.estimator.predict_patch_proba(X)
 
@@ -532,6 +562,10 @@ class ActiveLearner:
             If ``n_instances < 1``, the pool is empty, fully labeled or of a
             different length than before, or the strategy returns invalid
             indices.
+
+        Examples
+        --------
+        See :class:`ActiveLearner`.
         """
         self._initialize()
         n_instances = _check_positive_int(n_instances, "n_instances")
@@ -650,6 +684,10 @@ class ActiveLearner:
             If ``len(X) != len(y)``, ``indices`` do not fit the pool, a label
             is outside ``classes``, or a candidate already labeled gets a
             different label (repeating the same label is a no-op).
+
+        Examples
+        --------
+        See :class:`ActiveLearner`.
         """
         self._initialize()
         X = check_candidates(X, name="X")
@@ -931,6 +969,10 @@ class ActiveLearner:
         ValueError
             If ``batch_size < 1``, ``budget < 0``, the oracle array does not
             match the pool, or the oracle returns the wrong number of labels.
+
+        Examples
+        --------
+        See :class:`ActiveLearner`.
         """
         self._initialize()
         batch_size = _check_positive_int(batch_size, "batch_size")
@@ -982,6 +1024,10 @@ class ActiveLearner:
             If ``path`` exists (other than this learner's ``autosave`` store).
         TypeError
             If the estimator lacks ``save_checkpoint``/``load_checkpoint``.
+
+        Examples
+        --------
+        See :class:`ActiveLearner`.
         """
         self._initialize()
         path = Path(path)
@@ -1085,6 +1131,10 @@ class ActiveLearner:
         SessionError
             If the store is corrupt, truncated, from a newer format version,
             or the estimator, strategy or pool do not match it.
+
+        Examples
+        --------
+        See :class:`ActiveLearner`.
         """
         store = SessionStore.open(path)
         meta = store.read_meta()
@@ -1222,15 +1272,16 @@ def _apply_classes(estimator: Any, classes: list[Any] | None) -> None:
 
 
 def _is_fitted(estimator: Any) -> bool:
-    if getattr(estimator, "n_fits_", 0):
-        return True
+    n_fits = getattr(estimator, "n_fits_", None)
+    if n_fits is not None:
+        return n_fits > 0
     try:
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(estimator)
     except Exception:
         return False
-    return getattr(estimator, "n_fits_", None) is None
+    return True
 
 
 def _make_oracle(oracle: Any, n_pool: int) -> Callable[[np.ndarray], Any]:

@@ -515,3 +515,55 @@ def test_bad_classes_and_random_state(pool):
         ActiveLearner(FakeNet(), query_strategy=brightest, classes=[1, 1]).query(X)
     with pytest.raises(TypeError, match="random_state must be None or an int"):
         ActiveLearner(FakeNet(), query_strategy=brightest, random_state=0.5).query(X)
+
+
+# -- end to end with the real AIFTNet -------------------------------------------------------------
+def tiny_image_pool(n=24, m=4, size=32, seed=0):
+    """Textured uint8 candidates; label 1 candidates carry a bright blob."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.integers(20, 110, size=(n, m, 3, size, size), dtype=np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    for i in np.flatnonzero(y):
+        for j in range(m):
+            cy, cx = rng.integers(8, size - 8, size=2)
+            blob = (yy - cy) ** 2 + (xx - cx) ** 2 < rng.integers(16, 40)
+            X[i, j, :, blob] = 240
+    return X, y
+
+
+@pytest.mark.slow
+def test_the_whole_loop_end_to_end_with_aiftnet():
+    torch = pytest.importorskip("torch")
+    from sklearn_aift import AIFTNet
+    from sklearn_aift.strategies import entropy_diversity_quarter
+
+    X, y = tiny_image_pool()
+    net = AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", input_size=32, freeze=10,
+                  max_epochs=2, max_epochs_incremental=1, batch_size=16, random_state=0)
+    learner = ActiveLearner(net, classes=[0, 1], random_state=0)  # paper default: E+D 1/4
+    assert learner.query_strategy is entropy_diversity_quarter
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        P0 = learner.predict_patch_proba(X)
+        # the cold start queries with the pretrained body and a fresh head (M0)
+        idx, _ = learner.query(X, n_instances=4)
+        np.testing.assert_array_equal(idx, entropy_diversity_quarter(net, X, n_instances=4)[0])
+        learner.teach(X[idx], y[idx])  # the README's idiom
+        learner.run(y, X, budget=16, batch_size=4)
+        P = learner.predict_patch_proba(X)
+    finally:
+        torch.set_num_threads(threads)
+    labeled = learner.labeled_indices_
+    assert len(labeled) == len(set(labeled.tolist())) == 16 and learner.n_iter_ == 4
+    np.testing.assert_array_equal(learner.y_training, y[labeled])
+    assert all(h["trained"] for h in learner.history_) and net.n_fits_ == 4
+    # M_t <- F(L, M_{t-1}): the last fit went over all of L (16 candidates x 4 patches)
+    last_epoch = net.net_.history_[-1]
+    assert sum(b["train_batch_size"] for b in last_epoch["batches"]) == 16 * 4
+    assert len(net.net_.history_) == 2 + 3  # AIFT1's two epochs, then one per AIFT+ fit
+    assert P.shape == P0.shape == (24, 4, 2) and not np.allclose(P, P0)
+    assert [h["n_labels"] for h in learner.history_] == [4, 8, 12, 16]
+    assert all(len(h["scores"]) == 4 and h["scoring_time"] > 0 for h in learner.history_)
+    json.dumps(learner.history_)

@@ -240,9 +240,24 @@ def test_load_refuses_different_estimator_parameters(session):
     ActiveLearner.load(session, estimator=FakeNet(verbose=2), query_strategy=in_order)
 
 
-def test_load_cannot_rebuild_a_foreign_estimator(session):
+def test_load_cannot_rebuild_a_foreign_estimator_or_strategy(session):
     with pytest.raises(SessionError, match="pass estimator="):
         ActiveLearner.load(session, query_strategy=in_order)
+    with pytest.raises(SessionError, match="cannot be rebuilt automatically; pass it as query_strategy="):
+        ActiveLearner.load(session, estimator=FakeNet())
+
+
+def test_load_rebuilds_a_built_in_strategy(tmp_path, pool):
+    from sklearn_aift.strategies import aift_sampling, diversity_quarter
+
+    X, y = pool
+    for strategy in (diversity_quarter, aift_sampling(alpha=0.5, lambda1=0.0, lambda2=2.0)):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        ActiveLearner(FakeNet(), query_strategy=strategy, autosave=folder).query(X)
+        loaded = ActiveLearner.load(folder, estimator=FakeNet())
+        assert loaded.query_strategy == strategy
+        with pytest.raises(SessionError, match="does not match"):
+            ActiveLearner.load(folder, estimator=FakeNet(), query_strategy=aift_sampling(alpha=1.0))
 
 
 def test_load_refuses_a_different_pool(session, pool):
@@ -299,3 +314,157 @@ def test_load_refuses_altered_or_missing_weights(session):
 def test_load_of_a_missing_store(tmp_path):
     with pytest.raises(FileNotFoundError, match="no session store"):
         ActiveLearner.load(tmp_path / "nowhere", estimator=FakeNet())
+
+
+# -- the real network: SIGKILL in the middle of fine-tuning ---------------------------------------
+COMMON = '''
+import numpy as np
+
+NET_PARAMS = dict(backbone="mobilenet_v2", weights="IMAGENET1K_V1", input_size=32, freeze=10,
+                  max_epochs=1, max_epochs_incremental=1, batch_size=8, random_state=0)
+BATCH = 3
+
+
+def make_data():
+    rng = np.random.default_rng(1)
+    y = np.arange(20) % 2
+    X = rng.integers(20, 110, size=(20, 2, 3, 32, 32), dtype=np.uint8)
+    X[y == 1, :, 0, 8:24, 8:24] = 230  # a red square marks the positives
+    return X, y
+'''
+
+CAMPAIGN = '''
+import sys, time
+from pathlib import Path
+
+import torch
+from skorch.callbacks import Callback
+
+from sklearn_aift.learner import ActiveLearner
+from sklearn_aift.net import AIFTNet
+
+torch.set_num_threads(1)
+session, flag, kill_round = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+ARMED = []
+
+
+class StallInTraining(Callback):
+    """Tells the parent that round `kill_round` is training, then waits to be killed."""
+
+    def on_batch_end(self, net, **kwargs):
+        if ARMED:
+            flag.write_text("training")
+            time.sleep(600)
+
+
+X, y = make_data()
+net = AIFTNet(**NET_PARAMS, callbacks=[StallInTraining()])
+learner = ActiveLearner(net, classes=[0, 1], random_state=0, autosave=session)
+for round_ in range(1, kill_round + 1):
+    idx, X_query = learner.query(X, n_instances=BATCH)
+    if round_ == kill_round:
+        ARMED.append(True)
+    learner.teach(X_query, y[idx])
+'''
+
+_namespace: dict = {}
+exec(COMMON, _namespace)
+NET_PARAMS, BATCH, make_data = _namespace["NET_PARAMS"], _namespace["BATCH"], _namespace["make_data"]
+
+
+@pytest.fixture
+def one_thread():
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path, one_thread):
+    from sklearn_aift.net import AIFTNet
+
+    X, y = make_data()
+    kill_round, budget = 3, 4 * BATCH
+    script = tmp_path / "campaign.py"
+    script.write_text(COMMON + textwrap.dedent(CAMPAIGN))
+    session, flag = tmp_path / "session", tmp_path / "training.flag"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(session), str(flag), str(kill_round)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        # meanwhile, the uninterrupted reference run with the same seeds
+        models = []  # predictions of M_0, M_1, ... (until() runs before every round)
+        reference = ActiveLearner(AIFTNet(**NET_PARAMS), classes=[0, 1], random_state=0)
+        reference.run(y, X, budget=budget, batch_size=BATCH,
+                      until=lambda lrn: models.append(lrn.predict_patch_proba(X)) or False)
+        deadline = time.monotonic() + 300
+        while not flag.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"the campaign process ended early:\n{proc.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail("the campaign process never reached round 3's fine-tuning")
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    store = SessionStore.open(session)
+    assert [r["status"] for r in store.read_rounds()] == ["trained", "trained", "labeled"]
+    stored = store.read_labels()  # every taught label is there, round 3's included
+    assert [r["candidate_id"] for r in stored] == reference.labeled_ids_[: kill_round * BATCH]
+    assert [r["label"] for r in stored] == y[reference.labeled_indices_[: kill_round * BATCH]].tolist()
+    assert store.read_meta()["checkpoint_round"] == kill_round - 1
+
+    resumed = ActiveLearner.load(session, estimator=AIFTNet(**NET_PARAMS))  # strategy from the store
+    assert resumed.estimator.n_fits_ == kill_round - 1  # the model of the last completed round
+    np.testing.assert_array_equal(resumed.predict_patch_proba(X), models[kill_round - 1])
+    resumed.run(y, X, budget=budget, batch_size=BATCH)
+    assert resumed.labeled_ids_ == reference.labeled_ids_
+    np.testing.assert_array_equal(resumed.y_training, reference.y_training)
+    np.testing.assert_array_equal(resumed.predict_patch_proba(X), reference.predict_patch_proba(X))
+    assert [h["queried"] for h in resumed.history_] == [h["queried"] for h in reference.history_]
+
+
+class _OpensAFile:
+    """A pickle payload: unpickling it with weights_only=False would create a file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.slow
+def test_weight_files_are_only_read_with_weights_only(tmp_path, one_thread):
+    torch = pytest.importorskip("torch")
+    from sklearn_aift.net import AIFTNet
+
+    params = dict(backbone="mobilenet_v2", weights=None, input_size=32, max_epochs=1,
+                  batch_size=8, random_state=0)
+    X, y = make_data()
+    learner = ActiveLearner(AIFTNet(**params), classes=[0, 1], autosave=tmp_path / "s")
+    learner.teach(X[:2], y[:2])
+    # an AIFTNet whose parameters are all stored exactly is rebuilt from the store
+    rebuilt = ActiveLearner.load(tmp_path / "s", autosave=False)
+    assert isinstance(rebuilt.estimator, AIFTNet) and rebuilt.estimator.n_fits_ == 1
+    assert rebuilt.estimator.get_params()["classes"] == [0, 1]
+    np.testing.assert_array_equal(rebuilt.predict_patch_proba(X), learner.predict_patch_proba(X))
+    store = SessionStore.open(tmp_path / "s")
+    weights = store.checkpoint_path()
+    marker = tmp_path / "payload-ran"
+    torch.save({"format": "sklearn_aift.AIFTNet", "payload": _OpensAFile(marker)}, weights)
+    store.update_meta(checkpoint_sha256=__import__("hashlib").sha256(weights.read_bytes()).hexdigest())
+    with pytest.raises(SessionError, match="cannot load the weights"):
+        ActiveLearner.load(tmp_path / "s", estimator=AIFTNet(**params))
+    assert not marker.exists()

@@ -1,0 +1,57 @@
+"""Our strategies inside modAL's ActiveLearner (run when modAL is installed).
+
+modAL-python 0.4.2.1 is installed with ``--no-deps`` (it pins a skorch that no
+longer installs) and its ``fit``/``teach`` crash on scikit-learn >= 1.8, so
+its learner is built without ``X_training`` (no fit) and the net is
+fine-tuned directly or by our learner; modAL's ``query`` works.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+modal_models = pytest.importorskip("modAL.models")
+torch = pytest.importorskip("torch")
+
+from sklearn_aift import AIFTNet  # noqa: E402
+from sklearn_aift.learner import ActiveLearner  # noqa: E402
+from sklearn_aift.strategies import diversity_quarter  # noqa: E402
+
+
+def tiny_pool(n=20, m=4, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.integers(20, 110, size=(n, m, 3, size, size), dtype=np.uint8)
+    X[y == 1, :, 1, 6:20, 10:26] = 220  # a green patch marks the positives
+    return X, y
+
+
+@pytest.mark.slow
+def test_modal_query_with_diversity_quarter_matches_ours():
+    X, y = tiny_pool()
+    net = AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", input_size=32, freeze=10,
+                  max_epochs=1, max_epochs_incremental=1, batch_size=16, random_state=0)
+    ours = ActiveLearner(net, query_strategy=diversity_quarter, classes=[0, 1], random_state=0)
+    theirs = modal_models.ActiveLearner(estimator=net, query_strategy=diversity_quarter)
+    assert theirs.X_training is None and not hasattr(net, "net_")  # modAL did not fit
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        # cold start: the same pretrained model M0 behind both learners
+        idx_theirs, X_theirs = theirs.query(X, n_instances=5)
+        idx_ours, X_ours = ours.query(X, n_instances=5)
+        np.testing.assert_array_equal(idx_theirs, idx_ours)
+        np.testing.assert_array_equal(X_theirs, X[idx_theirs])
+        np.testing.assert_array_equal(X_ours, X_theirs)
+
+        # after our learner fine-tuned the shared net: modAL's query with exclude= agrees
+        ours.teach(X_ours, y[idx_ours])
+        assert net.n_fits_ == 1
+        idx_theirs, _ = theirs.query(X, n_instances=5, exclude=ours.labeled_indices_)
+        idx_ours, _ = ours.query(X, n_instances=5)
+        np.testing.assert_array_equal(idx_theirs, idx_ours)
+        assert not set(idx_ours.tolist()) & set(ours.labeled_indices_.tolist())
+    finally:
+        torch.set_num_threads(threads)
