@@ -163,3 +163,137 @@ def test_store_drops_a_partly_written_last_line_and_checks_its_key(tmp_path):
     path.write_text("\n".join([lines[0], "garbage", lines[1]]) + "\n")
     with pytest.raises(ValueError, match="corrupt at line 2"):
         store.load()
+
+
+# ---------------------------------------------------------------------------
+# The runner, end to end with the real AIFTNet
+# ---------------------------------------------------------------------------
+
+SCALARS = ("method", "seed", "round", "n_labels", "n_positive", "n_negative", "auc", "accuracy")
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from sklearn_aift.datasets import make_colonoscopy_frames
+
+    pool = make_colonoscopy_frames(n_frames=24, n_patches=5, frame_size=64, patch_size=32,
+                                   random_state=0)
+    test = make_colonoscopy_frames(n_frames=16, n_patches=5, frame_size=64, patch_size=32,
+                                   random_state=1)
+    return pool.data, pool.target, test.data, test.target
+
+
+def _net(**kw):
+    from sklearn_aift import AIFTNet
+
+    params = dict(weights=None, input_size=32, freeze=10, max_epochs=2,
+                  max_epochs_incremental=1, batch_size=32)
+    params.update(kw)
+    return AIFTNet("mobilenet_v3_small", **params)
+
+
+def _comparable(table):
+    return [tuple(r[c] for c in SCALARS) + (tuple(r["queried"]),) for r in table]
+
+
+def test_runner_end_to_end(frames, tmp_path):
+    from sklearn_aift.experiment import run_comparison
+
+    X_pool, y_pool, X_test, y_test = frames
+    seen = []
+    results = run_comparison(
+        _net(), X_pool, y_pool, X_test, y_test, methods=["diversity_quarter", "ift_random"],
+        n_rounds=2, batch_size=4, seeds=[3], full_data=True, patch_proba_rounds=[2],
+        out_dir=tmp_path, callback=seen.append, verbose=0,
+    )
+    assert len(results) == 4 and len(seen) == 4
+    assert results.methods == ["diversity_quarter", "ift_random"] and results.seeds == [3]
+    assert results["n_labels"].tolist() == [4, 8, 4, 8]
+    assert (results["n_positive"] + results["n_negative"] == 4).all()
+    auc = results["auc"]
+    assert np.all((auc >= 0) & (auc <= 1))
+    assert np.all((results["accuracy"] >= 0) & (results["accuracy"] <= 1))
+    assert np.all(results["train_time"] > 0)
+    # the AIFT strategy scores the pool every round; random sampling never predicts
+    assert results.select(method="diversity_quarter")["score_time"].min() > 0
+    full = results["full_data_auc"]
+    assert np.isfinite(full).all() and len(set(full.tolist())) == 1
+    for rows in (results.select(method=m) for m in results.methods):
+        queried = [i for r in rows for i in r["queried"]]
+        assert len(set(queried)) == 8  # never the same candidate twice
+        # counts agree with the oracle's labels
+        for r in rows:
+            assert r["n_positive"] == int(y_pool[r["queried"]].sum())
+    # patch predictions are kept for round 2 only: one list of 5 patches per queried candidate
+    kept = [r for r in results if r["patch_proba"] is not None]
+    assert [r["round"] for r in kept] == [2, 2]
+    assert np.asarray(kept[0]["patch_proba"]).shape == (4, 5)
+    on_disk = ResultsTable.read_json(tmp_path / "results.json")
+    assert _comparable(on_disk) == _comparable(results)
+    assert len(ResultsTable.read_csv(tmp_path / "results.csv")) == 4
+    # the queried candidates of the AIFT method are its best-scored, in order
+    scores = results.rows[0]["scores"]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_resume_after_interruption_gives_the_same_table(frames, tmp_path):
+    from sklearn_aift.experiment import run_comparison
+
+    X_pool, y_pool, X_test, y_test = frames
+    kwargs = dict(methods=["entropy_quarter", "ift_random"], n_rounds=2, batch_size=3,
+                  seeds=[0, 1], verbose=0)
+    reference = run_comparison(_net(), X_pool, y_pool, X_test, y_test, **kwargs)
+
+    made = []
+
+    def kill_after_five(row):
+        made.append((row["method"], row["seed"], row["round"]))
+        if len(made) == 5:  # seed 1, entropy_quarter, round 1: mid-way through a run
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
+                       callback=kill_after_five, **kwargs)
+    stored = [json.loads(line) for line in next((tmp_path / "store").glob("*.jsonl")).open()]
+    assert sum(r["type"] == "round" for r in stored) == 5
+    assert not (tmp_path / "results.json").exists()
+
+    again = []
+    resumed = run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
+                             callback=lambda row: again.append(
+                                 (row["method"], row["seed"], row["round"])), **kwargs)
+    # finished (method, seed) runs are read back; the interrupted one starts again at round 1
+    assert again == [("entropy_quarter", 1, 1), ("entropy_quarter", 1, 2),
+                     ("ift_random", 1, 1), ("ift_random", 1, 2)]
+    assert _comparable(resumed) == _comparable(reference)
+    np.testing.assert_array_equal(resumed["auc"], reference["auc"])
+
+    # a third call with the same arguments computes nothing
+    nothing = []
+    final = run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
+                           callback=nothing.append, **kwargs)
+    assert nothing == [] and _comparable(final) == _comparable(reference)
+    # another configuration gets its own store
+    run_comparison(_net(lr=0.01), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
+                   **dict(kwargs, seeds=[0], methods=["ift_random"], n_rounds=1))
+    assert len(list((tmp_path / "store").glob("*.jsonl"))) == 2
+
+
+def test_runner_rejects_bad_arguments(frames):
+    from sklearn_aift.experiment import run_comparison
+
+    X_pool, y_pool, X_test, y_test = frames
+    net = _net()
+    with pytest.raises(ValueError, match="unknown method 'random'"):
+        run_comparison(net, X_pool, y_pool, X_test, y_test, methods=["random"], verbose=0)
+    with pytest.raises(ValueError, match="exceeds the pool of 24"):
+        run_comparison(net, X_pool, y_pool, X_test, y_test, n_rounds=5, batch_size=5, verbose=0)
+    with pytest.raises(ValueError, match="single class"):
+        run_comparison(net, X_pool, np.zeros(24, int), X_test, y_test, n_rounds=1, verbose=0)
+    with pytest.raises(ValueError, match="y_pool"):
+        run_comparison(net, X_pool, y_pool[:-1], X_test, y_test, n_rounds=1, verbose=0)
+    with pytest.raises(ValueError, match="seeds"):
+        run_comparison(net, X_pool, y_pool, X_test, y_test, n_rounds=1, seeds=[], verbose=0)
+    with pytest.raises(ValueError, match="positive_label"):
+        run_comparison(net, X_pool, y_pool, X_test, y_test, n_rounds=1, positive_label=7,
+                       verbose=0)

@@ -1,0 +1,554 @@
+"""The ``sklearn-aift`` command: the demo and the method comparison on your data.
+
+``sklearn-aift demo`` runs a short AIFT-vs-random comparison on the embedded
+synthetic colonoscopy frames; ``sklearn-aift compare`` runs any of the nine
+methods on the synthetic set, Kvasir-SEG, a MedMNIST ``.npz`` file or a folder
+of class sub-folders. Both print a table of AUC against labels and the
+annotation saving, and write the results and figures to an output folder.
+Running the same command again after an interruption continues where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["build_parser", "main"]
+
+PROG = "sklearn-aift"
+
+DATASETS = ("synthetic", "kvasir", "medmnist", "folder")
+
+
+class UsageError(Exception):
+    """A problem with the command line; reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block, no traceback)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+# ---------------------------------------------------------------------------
+# The settings of the demo (the default of `make demo`) and of --quick
+# ---------------------------------------------------------------------------
+
+DEMO = {
+    "n_pool": 240,
+    "n_test": 160,
+    "methods": ["entropy_diversity_quarter", "diversity_quarter", "ift_random"],
+    "rounds": 6,
+    "batch_size": 5,
+    "seeds": 2,
+    "input_size": 64,
+    "freeze": 14,
+    "epochs": 5,
+    "epochs_incremental": 3,
+}
+QUICK = {
+    "n_pool": 40,
+    "n_test": 40,
+    "methods": ["diversity_quarter", "ift_random"],
+    "rounds": 2,
+    "batch_size": 4,
+    "seeds": 1,
+    "input_size": 48,
+    "freeze": 16,
+    "epochs": 2,
+    "epochs_incremental": 1,
+}
+
+
+def _methods_arg(values: Sequence[str]) -> list[str]:
+    from .experiment import METHODS
+
+    methods: list[str] = []
+    for value in values:
+        for name in value.replace(",", " ").split():
+            if name == "all":
+                methods.extend(m for m in METHODS if m not in methods)
+            elif name not in METHODS:
+                raise UsageError(f"unknown method {name!r}; choose from {', '.join(METHODS)} or all")
+            elif name not in methods:
+                methods.append(name)
+    if not methods:
+        raise UsageError("--methods is empty")
+    return methods
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser of ``sklearn-aift``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        With the sub-commands ``demo`` and ``compare``; its ``error`` raises
+        instead of printing a usage block, so :func:`main` reports one line.
+
+    Examples
+    --------
+    >>> from sklearn_aift.cli import build_parser
+    >>> args = build_parser().parse_args(["compare", "--dataset", "synthetic", "--rounds", "3"])
+    >>> args.command, args.dataset, args.rounds
+    ('compare', 'synthetic', 3)
+    """
+    parser = _Parser(
+        prog=PROG,
+        description="Active incremental fine-tuning (AIFT): compare AIFT with random "
+        "selection and learning from scratch by simulated annotation.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{demo,compare}", parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="a short AIFT-vs-random comparison on the embedded synthetic colonoscopy frames",
+        description="Compare AIFT (Entropy+Diversity 1/4, Diversity 1/4) with IFT Random on "
+        "synthetic colonoscopy frames, fine-tuning ImageNet MobileNetV2 on the CPU.",
+    )
+    demo.add_argument("--quick", action="store_true",
+                      help="a much smaller setting (for tests; seconds, not minutes)")
+    demo.add_argument("--out", default="aift-demo-results", metavar="DIR",
+                      help="output folder (default: %(default)s)")
+    demo.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    cmp = sub.add_parser(
+        "compare",
+        help="run the method comparison on a dataset",
+        description="Simulate annotation with several methods and seeds: each method starts "
+        "from zero labels, queries --batch-size candidates per round for --rounds rounds, and "
+        "is evaluated (candidate-level AUC) on a held-out test set after every round. Running "
+        "the same command again continues an interrupted run.",
+    )
+    cmp.add_argument("--dataset", required=True, choices=DATASETS,
+                     help="synthetic (embedded), kvasir (Kvasir-SEG folder), medmnist (.npz "
+                     "file), folder (one sub-folder of images per class)")
+    cmp.add_argument("--data-dir", metavar="PATH",
+                     help="the data: Kvasir-SEG folder, MedMNIST .npz file or image folder")
+    cmp.add_argument("--methods", nargs="+", default=["entropy_diversity_quarter",
+                     "diversity_quarter", "ift_random"], metavar="METHOD",
+                     help="methods (space or comma separated, or 'all'); default: %(default)s")
+    cmp.add_argument("--rounds", type=_positive_int, default=10, help="rounds (default: 10)")
+    cmp.add_argument("--batch-size", type=_positive_int, default=10,
+                     help="candidates queried per round (default: 10)")
+    cmp.add_argument("--seeds", type=_positive_int, default=3,
+                     help="number of seeds (0, 1, ...; default: 3)")
+    cmp.add_argument("--backbone", default="mobilenet_v2",
+                     help="torchvision model name (default: mobilenet_v2)")
+    cmp.add_argument("--weights", default="IMAGENET1K_V1",
+                     help="torchvision weights name, a state-dict file, or 'none' for random "
+                     "initialisation (default: IMAGENET1K_V1)")
+    cmp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    cmp.add_argument("--freeze", type=_non_negative_int, default=None,
+                     help="leading feature blocks kept frozen (their activations are cached); "
+                     "default: all but the last three")
+    cmp.add_argument("--input-size", type=_positive_int, default=64,
+                     help="side patches are resized to inside the network (default: 64)")
+    cmp.add_argument("--patch-size", type=_positive_int, default=64,
+                     help="side of the patches cut from the images (default: 64)")
+    cmp.add_argument("--epochs", type=_positive_int, default=5,
+                     help="epochs of the first fine-tuning (default: 5)")
+    cmp.add_argument("--epochs-incremental", type=_positive_int, default=3,
+                     help="epochs of every later fine-tuning (default: 3)")
+    cmp.add_argument("--lr", type=_positive_float, default=1e-3,
+                     help="learning rate of the body in the first fit (default: 1e-3; the "
+                     "last layer gets 10x)")
+    cmp.add_argument("--n-candidates", type=_positive_int, default=400,
+                     help="synthetic dataset: frames generated (60%% pool, 40%% test; "
+                     "default: 400)")
+    cmp.add_argument("--test-size", type=_fraction, default=0.3,
+                     help="kvasir/folder: share of the images held out for testing "
+                     "(default: 0.3)")
+    cmp.add_argument("--full-data", action="store_true",
+                     help="also fine-tune once per seed on the whole labeled pool")
+    cmp.add_argument("--out", default="aift-results", metavar="DIR",
+                     help="output folder (default: %(default)s)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+# ---------------------------------------------------------------------------
+# Checks that must fail fast, with one line
+# ---------------------------------------------------------------------------
+
+
+def _check_out_dir(out: str) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"--out {out}: cannot write there ({reason})") from None
+    return path
+
+
+def _check_data_dir(args: argparse.Namespace) -> Path | None:
+    if args.dataset == "synthetic":
+        if args.data_dir is not None:
+            raise UsageError("--data-dir is not used with --dataset synthetic (the data is "
+                             "generated); leave it out")
+        return None
+    if args.data_dir is None:
+        raise UsageError(f"--data-dir is required with --dataset {args.dataset}")
+    path = Path(args.data_dir)
+    if not path.exists():
+        raise UsageError(f"--data-dir {args.data_dir}: no such file or folder")
+    if args.dataset == "medmnist":
+        if path.is_dir():
+            npz = sorted(path.glob("*.npz"))
+            if len(npz) != 1:
+                raise UsageError(
+                    f"--data-dir {args.data_dir}: give the MedMNIST .npz file itself (the folder "
+                    f"holds {len(npz)} .npz files)"
+                )
+            path = npz[0]
+        elif path.suffix != ".npz":
+            raise UsageError(f"--data-dir {args.data_dir}: expected a MedMNIST .npz file")
+    elif not path.is_dir():
+        raise UsageError(f"--data-dir {args.data_dir}: expected a folder")
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Data, model and the run
+# ---------------------------------------------------------------------------
+
+
+def _load_data(args: argparse.Namespace, data_path: Path | None):
+    """Return (X_pool, y_pool, X_test, y_test, description)."""
+    from . import datasets
+
+    if args.dataset == "synthetic":
+        n = args.n_candidates
+        n_test = max(2, int(round(0.4 * n)))
+        pool = datasets.make_colonoscopy_frames(n_frames=n - n_test, random_state=0)
+        test = datasets.make_colonoscopy_frames(n_frames=n_test, random_state=1)
+        return pool.data, pool.target, test.data, test.target, "synthetic colonoscopy frames"
+    if args.dataset == "kvasir":
+        train = datasets.load_kvasir_seg(data_path, subset="train", test_size=args.test_size,
+                                         patch_size=args.patch_size, random_state=0)
+        test = datasets.load_kvasir_seg(data_path, subset="test", test_size=args.test_size,
+                                        patch_size=args.patch_size, random_state=0)
+        return train.data, train.target, test.data, test.target, f"Kvasir-SEG at {data_path}"
+    if args.dataset == "medmnist":
+        train = datasets.load_medmnist(data_path, split="train")
+        test = datasets.load_medmnist(data_path, split="test")
+        return train.data, train.target, test.data, test.target, f"MedMNIST {data_path.name}"
+    from sklearn.model_selection import train_test_split
+    import numpy as np
+
+    bunch = datasets.load_image_folder(data_path, patch_size=args.patch_size, random_state=0)
+    y = np.asarray(bunch.target)
+    idx_pool, idx_test = train_test_split(
+        np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=0
+    )
+    X = bunch.data
+    return X[idx_pool], y[idx_pool], X[idx_test], y[idx_test], f"image folder {data_path}"
+
+
+def _default_freeze(backbone: str) -> int:
+    """All feature blocks but the last three (at least 0)."""
+    import torchvision
+
+    from .backbones import feature_blocks
+
+    try:
+        model = torchvision.models.get_model(backbone, weights=None)
+    except Exception:  # noqa: BLE001 - the net reports unknown backbones itself
+        return 0
+    return max(0, len(feature_blocks(model)) - 3)
+
+
+def _make_estimator(backbone: str, weights: Any, *, input_size: int, freeze: int, epochs: int,
+                    epochs_incremental: int, lr: float, device: str):
+    from .net import AIFTNet
+
+    return AIFTNet(
+        backbone,
+        weights=weights,
+        lr=lr,
+        max_epochs=epochs,
+        max_epochs_incremental=epochs_incremental,
+        batch_size=64,
+        input_size=input_size,
+        freeze=freeze,
+        device=device,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _preflight(estimator: Any, X: Any) -> None:
+    """Build the network and predict one candidate: fails fast on weights, names, sizes."""
+    import numpy as np
+    from sklearn.base import clone
+
+    clone(estimator).set_params(activation_cache=None).predict_patch_proba(
+        X[np.array([0])]
+    )
+
+
+def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: str,
+         X_pool: Any, y_pool: Any, X_test: Any, y_test: Any, estimator: Any,
+         out_dir: Path, title: str) -> int:
+    import numpy as np
+
+    from .experiment import (
+        annotation_saving,
+        format_metric_table,
+        format_saving_table,
+        run_comparison,
+    )
+
+    budget = settings["rounds"] * settings["batch_size"]
+    if budget > len(X_pool):
+        raise UsageError(
+            f"the budget --rounds x --batch-size = {settings['rounds']} x "
+            f"{settings['batch_size']} = {budget} exceeds the pool of {len(X_pool)} candidates"
+        )
+    if len(np.unique(y_pool)) < 2:
+        raise UsageError(f"the training pool of {dataset_note} holds a single class")
+    try:
+        _preflight(estimator, X_pool)
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        raise UsageError(_one_line(exc)) from None
+
+    print(f"{title}")
+    print(
+        f"  data: {dataset_note}: pool of {len(X_pool)} candidates, test set of {len(X_test)} "
+        f"(patches per candidate: {X_pool.shape[1] if len(X_pool.shape) == 5 else 1})"
+    )
+    print(
+        f"  model: {estimator.backbone} ({estimator.weights or 'random init'}), input "
+        f"{estimator.input_size} px, {estimator.freeze} frozen blocks, epochs "
+        f"{estimator.max_epochs}/{estimator.max_epochs_incremental}"
+    )
+    print(
+        f"  methods: {', '.join(settings['methods'])}; {settings['rounds']} rounds of "
+        f"{settings['batch_size']}, {settings['seeds']} seed(s)",
+        flush=True,
+    )
+    start = time.perf_counter()
+    results = run_comparison(
+        estimator,
+        X_pool,
+        y_pool,
+        X_test,
+        y_test,
+        methods=settings["methods"],
+        n_rounds=settings["rounds"],
+        batch_size=settings["batch_size"],
+        seeds=settings["seeds"],
+        full_data=settings.get("full_data", False),
+        out_dir=out_dir,
+        verbose=0 if args.quiet else 1,
+    )
+    elapsed = time.perf_counter() - start
+
+    labels = results.curve(results.methods[0])[0].tolist()
+    budgets = labels if len(labels) <= 8 else labels[:: max(1, len(labels) // 6)]
+    if labels[-1] not in budgets:
+        budgets.append(labels[-1])
+    print()
+    print("Test AUC (mean ± std over seeds) against labels queried:")
+    print(format_metric_table(results, budgets))
+    figures = _write_figures(results, X_pool, y_pool, out_dir)
+    if "ift_random" in results.methods:
+        savings = annotation_saving(results)
+        print()
+        print(
+            "Labels needed to reach IFT Random's AUC at its full budget, and the annotation "
+            "saving:"
+        )
+        print(format_saving_table(savings))
+    print()
+    print(f"Finished in {elapsed:.0f} s. Results and figures in {out_dir}/:")
+    for name in ["results.csv", "results.json"] + figures:
+        print(f"  {out_dir / name}")
+    return 0
+
+
+def _write_figures(results: Any, X_pool: Any, y_pool: Any, out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_learning_curves, plot_selected_candidates, plot_selection_balance
+
+    written = []
+    fig = plot_learning_curves(results, path=out_dir / "learning_curves.png")
+    plt.close(fig)
+    written.append("learning_curves.png")
+    fig = plot_selection_balance(results, path=out_dir / "selection_balance.png")
+    plt.close(fig)
+    written.append("selection_balance.png")
+    if any(r.get("patch_proba") for r in results):
+        rounds = sorted({r["round"] for r in results if r.get("patch_proba")})
+        fig = plot_selected_candidates(results, X_pool, y_pool, round=rounds[-1],
+                                       path=out_dir / "selected_candidates.png")
+        plt.close(fig)
+        written.append("selected_candidates.png")
+    return written
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    settings = dict(QUICK if args.quick else DEMO)
+    out_dir = _check_out_dir(args.out)
+    pool = datasets.make_colonoscopy_frames(n_frames=settings["n_pool"], random_state=0)
+    test = datasets.make_colonoscopy_frames(n_frames=settings["n_test"], random_state=1)
+    estimator = _make_estimator(
+        "mobilenet_v2",
+        "IMAGENET1K_V1",
+        input_size=settings["input_size"],
+        freeze=settings["freeze"],
+        epochs=settings["epochs"],
+        epochs_incremental=settings["epochs_incremental"],
+        lr=1e-3,
+        device=args.device,
+    )
+    title = "sklearn-aift demo" + (" (quick)" if args.quick else "") + (
+        ": AIFT vs IFT Random on synthetic colonoscopy frames, ImageNet MobileNetV2"
+    )
+    return _run(args, settings=settings, dataset_note="synthetic colonoscopy frames",
+                X_pool=pool.data, y_pool=pool.target, X_test=test.data, y_test=test.target,
+                estimator=estimator, out_dir=out_dir, title=title)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    methods = _methods_arg(args.methods)
+    data_path = _check_data_dir(args)
+    out_dir = _check_out_dir(args.out)
+    weights = None if args.weights.lower() == "none" else args.weights
+    freeze = args.freeze if args.freeze is not None else _default_freeze(args.backbone)
+    try:
+        X_pool, y_pool, X_test, y_test, note = _load_data(args, data_path)
+    except (ValueError, TypeError, OSError) as exc:
+        raise UsageError(_one_line(exc)) from None
+    estimator = _make_estimator(
+        args.backbone,
+        weights,
+        input_size=args.input_size,
+        freeze=freeze,
+        epochs=args.epochs,
+        epochs_incremental=args.epochs_incremental,
+        lr=args.lr,
+        device=args.device,
+    )
+    settings = {
+        "methods": methods,
+        "rounds": args.rounds,
+        "batch_size": args.batch_size,
+        "seeds": args.seeds,
+        "full_data": args.full_data,
+    }
+    return _run(args, settings=settings, dataset_note=note, X_pool=X_pool, y_pool=y_pool,
+                X_test=X_test, y_test=y_test, estimator=estimator, out_dir=out_dir,
+                title=f"sklearn-aift compare on {note}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sklearn-aift`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, default=None
+        The arguments (``sys.argv[1:]`` when None).
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for a command-line or data problem (reported as one
+        line on stderr), 1 for a failure during the run, 130 when interrupted
+        (run the same command again to continue).
+
+    Examples
+    --------
+    >>> from sklearn_aift.cli import main
+    >>> main(["compare", "--dataset", "nope"])
+    2
+    """
+    parser = build_parser()
+    prog = PROG
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        prog = f"{PROG} {args.command}"
+        if args.command == "demo":
+            return _cmd_demo(args)
+        return _cmd_compare(args)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted; run the same command again to continue where it "
+              f"stopped", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the command reports failures as one line
+        if os.environ.get("SKLEARN_AIFT_DEBUG"):
+            raise
+        print(f"{prog}: error: {type(exc).__name__}: {_one_line(exc)} (set "
+              f"SKLEARN_AIFT_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
