@@ -493,7 +493,9 @@ class ActiveLearner:
     def _check_pool(self, X_pool: Any) -> Any:
         X_pool = check_candidates(X_pool, name="X_pool", allow_empty=True)
         if len(X_pool) == 0:
-            raise ValueError(f"X_pool is empty: it holds 0 candidates (shape {tuple(X_pool.shape)}).")
+            raise ValueError(
+                f"X_pool is empty: it holds 0 candidates (shape {tuple(X_pool.shape)})."
+            )
         if self._pool_length is not None and len(X_pool) != self._pool_length:
             raise ValueError(
                 f"X_pool holds {len(X_pool)} candidates, but this learner's queries and labels "
@@ -531,7 +533,9 @@ class ActiveLearner:
         return int(seq.generate_state(1)[0])
 
     # -- query ----------------------------------------------------------------------------
-    def query(self, X_pool: Any, n_instances: int = 1, **query_kwargs: Any) -> tuple[np.ndarray, Any]:
+    def query(
+        self, X_pool: Any, n_instances: int = 1, **query_kwargs: Any
+    ) -> tuple[np.ndarray, Any]:
         """Choose the unlabeled candidates most worth labeling (Alg. 1 lines 2-12).
 
         Parameters
@@ -642,7 +646,9 @@ class ActiveLearner:
                 f"{indices.tolist()}."
             )
         if len(np.unique(indices)) != len(indices):
-            raise ValueError(f"query_strategy {name} returned repeated indices: {indices.tolist()}.")
+            raise ValueError(
+                f"query_strategy {name} returned repeated indices: {indices.tolist()}."
+            )
         keep = ~np.isin(indices, exclude)
         if direct and not keep.all():
             raise ValueError(
@@ -749,10 +755,11 @@ class ActiveLearner:
         known = set(classes)
         unknown = sorted({repr(v) for v in labels if v not in known})
         if unknown:
-            where = "classes" if self._classes_list is not None else "the classes the model was fine-tuned on"
+            declared = self._classes_list is not None
+            where = "classes" if declared else "the classes the model was fine-tuned on"
             raise ValueError(
                 f"y holds label(s) {', '.join(unknown)} outside {where} {classes}."
-                + ("" if self._classes_list is not None else " Pass classes= up front to declare every class.")
+                + ("" if declared else " Pass classes= up front to declare every class.")
             )
 
     def _check_indices(self, indices: Any, n: int) -> np.ndarray:
@@ -985,18 +992,23 @@ class ActiveLearner:
             if budget < 0:
                 raise ValueError(f"budget must be None or a non-negative integer; got {budget}.")
         if until is not None and not callable(until):
-            raise TypeError(f"until must be a callable until(learner) -> bool or None; got {until!r}.")
+            raise TypeError(
+                f"until must be a callable until(learner) -> bool or None; got {until!r}."
+            )
         X_pool = self._check_pool(X_pool)
         ask = _make_oracle(oracle, len(X_pool))
         self._bind_pool(X_pool)
         while True:
             n_available = len(X_pool) - len(self.labeled_indices_)
-            remaining = n_available if budget is None else min(n_available, budget - len(self._labels))
+            remaining = n_available
+            if budget is not None:
+                remaining = min(n_available, budget - len(self._labels))
             if remaining <= 0:
                 break
             if until is not None and until(self):
                 break
-            idx, X_query = self.query(X_pool, n_instances=min(batch_size, remaining), **query_kwargs)
+            n_query = min(batch_size, remaining)
+            idx, X_query = self.query(X_pool, n_instances=n_query, **query_kwargs)
             y = check_candidate_labels(ask(idx), len(idx), name="oracle labels")
             self.teach(X_query, y, only_new=only_new, indices=idx)
         return self
@@ -1070,7 +1082,9 @@ class ActiveLearner:
                 }
                 for p in positions
             ]
-            ext = {self._ids[p]: external[self._ids[p]] for p in positions if self._ids[p] in external}
+            ext = {
+                self._ids[p]: external[self._ids[p]] for p in positions if self._ids[p] in external
+            }
             store.commit_batch(round_, rows, record, only_new=record["only_new"], external=ext)
             if self._pending is None or round_ != self._pending["round"]:
                 store.complete_round(
@@ -1078,7 +1092,8 @@ class ActiveLearner:
                 )
         last_trained = max((r["round"] for r in self.history_ if r["trained"]), default=0)
         if self._has_trained or _is_fitted(self.estimator):
-            store.update_meta(**store.write_checkpoint(last_trained, self.estimator.save_checkpoint))
+            weights = store.write_checkpoint(last_trained, self.estimator.save_checkpoint)
+            store.update_meta(**weights)
         store.update_meta(pool_length=self._pool_length)
 
     @classmethod
@@ -1186,7 +1201,9 @@ class ActiveLearner:
                     f"the session store {store.path} holds label {cid} of round "
                     f"{row['round']}, which is not recorded."
                 )
-            self._append(cid, row["pool_index"], row["fingerprint"], row["label"], row["round"], pixels)
+            self._append(
+                cid, row["pool_index"], row["fingerprint"], row["label"], row["round"], pixels
+            )
         last_trained = 0
         for info in rounds:
             if info["status"] == "labeled":
@@ -1354,7 +1371,9 @@ def _resolve_estimator(meta: dict[str, Any], estimator: Any, path: Path) -> Any:
     try:
         cls = getattr(importlib.import_module(module_name), qualname)
     except (ImportError, AttributeError) as exc:
-        raise SessionError(f"cannot rebuild the estimator {class_path} of session {path}: {exc}") from exc
+        raise SessionError(
+            f"cannot rebuild the estimator {class_path} of session {path}: {exc}"
+        ) from exc
     return cls(**meta.get("estimator_params", {}))
 
 

@@ -215,7 +215,9 @@ class SessionStore:
         try:
             return conn.execute(sql, tuple(params)).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise SessionError(f"the session database {self.db_path} is unreadable: {exc}.") from exc
+            raise SessionError(
+                f"the session database {self.db_path} is unreadable: {exc}."
+            ) from exc
         finally:
             conn.close()
 
@@ -423,7 +425,9 @@ class SessionStore:
         try:
             return {key: json.loads(value) for key, value in rows}
         except (TypeError, ValueError) as exc:
-            raise SessionError(f"the session database {self.db_path} holds invalid metadata: {exc}.") from exc
+            raise SessionError(
+                f"the session database {self.db_path} holds invalid metadata: {exc}."
+            ) from exc
 
     def update_meta(self, **values: Any) -> None:
         """Set metadata entries in one transaction.
@@ -525,7 +529,12 @@ class SessionStore:
             ) from exc
 
     def complete_round(
-        self, round_: int, record: dict[str, Any], *, status: str, meta: dict[str, Any] | None = None
+        self,
+        round_: int,
+        record: dict[str, Any],
+        *,
+        status: str,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         """Mark a round completed (``'trained'`` or ``'waiting'``) in one transaction.
 
@@ -598,7 +607,9 @@ class SessionStore:
                 for seq, cid, pool_index, fp, label, round_ in rows
             ]
         except (TypeError, ValueError) as exc:
-            raise SessionError(f"the session database {self.db_path} holds an invalid label: {exc}.") from exc
+            raise SessionError(
+                f"the session database {self.db_path} holds an invalid label: {exc}."
+            ) from exc
 
     def read_rounds(self) -> list[dict[str, Any]]:
         """Return every round's status, ``only_new`` flag and history record.
@@ -623,7 +634,9 @@ class SessionStore:
                 for r, s, o, rec in rows
             ]
         except (TypeError, ValueError) as exc:
-            raise SessionError(f"the session database {self.db_path} holds an invalid round: {exc}.") from exc
+            raise SessionError(
+                f"the session database {self.db_path} holds an invalid round: {exc}."
+            ) from exc
 
     def read_external(self) -> dict[str, np.ndarray]:
         """Return the stored pixels of candidates taught from outside the pool.

@@ -48,12 +48,14 @@ class FakeNet:
         return len(getattr(self, "fit_log_", []))
 
     def _brightness(self, X):
-        parts = [b.astype(float).mean(axis=(2, 3, 4)) / 255 for _, b in iter_candidate_batches(X, 4)]
+        batches = iter_candidate_batches(X, 4)
+        parts = [b.astype(float).mean(axis=(2, 3, 4)) / 255 for _, b in batches]
         return np.concatenate(parts)
 
     def predict_patch_proba(self, X):
         b = self._brightness(X)
-        k = len(self.classes) if self.classes is not None else len(getattr(self, "classes_", [0, 1]))
+        classes = self.classes if self.classes is not None else getattr(self, "classes_", [0, 1])
+        k = len(classes)
         t = getattr(self, "threshold_", 0.5)
         centers = t + (np.arange(k) - (k - 1) / 2) * 0.2
         logits = -self.scale * (b[..., None] - centers) ** 2
@@ -348,7 +350,8 @@ def test_classes_up_front_train_a_k_class_head_from_a_single_class_batch(pool):
 def test_classes_conflicting_with_the_estimator_are_rejected(pool):
     X, _ = pool
     with pytest.raises(ValueError, match="differs from the estimator's classes"):
-        ActiveLearner(FakeNet(classes=[0, 1]), query_strategy=brightest, classes=["a", "b"]).query(X)
+        ActiveLearner(FakeNet(classes=[0, 1]), query_strategy=brightest,
+                      classes=["a", "b"]).query(X)
 
 
 def test_string_labels_and_predict_delegation(pool):
@@ -367,7 +370,8 @@ def test_string_labels_and_predict_delegation(pool):
 def test_initial_training_data_and_fit(pool):
     X, y = pool
     X_init = X[:2] // 2 + 1  # not pool candidates
-    learner = ActiveLearner(FakeNet(), query_strategy=brightest, X_training=X_init, y_training=[0, 1])
+    learner = ActiveLearner(FakeNet(), query_strategy=brightest, X_training=X_init,
+                            y_training=[0, 1])
     idx, _ = learner.query(X, n_instances=2)
     assert learner.n_iter_ == 1 and learner.estimator.n_fits_ == 1
     assert all(cid.startswith("ext:") for cid in learner.labeled_ids_)
@@ -386,7 +390,8 @@ def test_run_stops_at_the_budget_with_a_callable_oracle(pool):
         asked.append(list(indices))
         return y[indices]
 
-    learner = ActiveLearner(FakeNet(), query_strategy=brightest).run(oracle, X, budget=7, batch_size=3)
+    learner = ActiveLearner(FakeNet(), query_strategy=brightest)
+    learner.run(oracle, X, budget=7, batch_size=3)
     assert [len(a) for a in asked] == [3, 3, 1]
     assert len(learner.y_training) == 7 and learner.n_iter_ == 3
     learner.run(oracle, X, budget=7, batch_size=3)  # budget reached: nothing more
@@ -439,7 +444,8 @@ def test_bad_n_instances(pool, n, exc, msg):
 
 def test_empty_pool():
     with pytest.raises(ValueError, match="X_pool is empty"):
-        ActiveLearner(FakeNet(), query_strategy=brightest).query(np.zeros((0, 2, 3, 4, 4), np.uint8))
+        ActiveLearner(FakeNet(), query_strategy=brightest).query(
+            np.zeros((0, 2, 3, 4, 4), np.uint8))
 
 
 def test_a_different_pool_length_is_detected(pool):
@@ -489,7 +495,8 @@ def test_a_strategy_returning_labeled_or_bad_indices():
     learner = ActiveLearner(FakeNet(), query_strategy=stubborn)
     idx, X_query = learner.query(X, n_instances=2)
     learner.teach(X_query, y[idx])
-    with pytest.raises(ValueError, match=r"stubborn returned excluded \(labeled\) candidates \[0, 1\]"):
+    with pytest.raises(ValueError,
+                       match=r"stubborn returned excluded \(labeled\) candidates \[0, 1\]"):
         learner.query(X, n_instances=2)
 
     def outside(learner, X_pool, n_instances=1, random_state=None, exclude=None):

@@ -7,7 +7,7 @@ of fine-tuning.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import signal
 import sqlite3
@@ -152,6 +152,10 @@ def test_an_interrupted_fine_tuning_is_redone_and_the_run_ends_the_same(tmp_path
     assert resumed.labeled_ids_ == reference.labeled_ids_[:6]
     assert len(resumed.history_) == 2 and resumed.n_iter_ == 3
     resumed.estimator.crash_at = None  # the "process" is healthy again
+    resumed.save(tmp_path / "copy")  # a snapshot keeps the interrupted round pending
+    copy = SessionStore.open(tmp_path / "copy")
+    assert [r["status"] for r in copy.read_rounds()] == ["trained", "trained", "labeled"]
+    assert copy.read_labels() == store.read_labels()
     resumed.run(y, X, budget=10, batch_size=2)
     assert resumed.labeled_ids_ == reference.labeled_ids_
     assert resumed.estimator.fit_log_ == reference.estimator.fit_log_
@@ -198,7 +202,7 @@ def test_external_candidates_are_stored_and_a_single_class_wait_survives(tmp_pat
     learner.query(X)
     assert learner.history_[0]["trained"] is False
     loaded = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
-    np.testing.assert_array_equal(loaded.X_training, X_init[:, None] if X_init.ndim == 4 else X_init)
+    np.testing.assert_array_equal(loaded.X_training, X_init)
     assert loaded.labeled_ids_[0].startswith("ext:") and loaded.estimator.n_fits_ == 0
     loaded.teach(X[[1]], [1], indices=[1])  # the second class arrives: fit on all of L
     assert loaded.estimator.fit_log_ == [(2, [0, 1])]
@@ -243,7 +247,8 @@ def test_load_refuses_different_estimator_parameters(session):
 def test_load_cannot_rebuild_a_foreign_estimator_or_strategy(session):
     with pytest.raises(SessionError, match="pass estimator="):
         ActiveLearner.load(session, query_strategy=in_order)
-    with pytest.raises(SessionError, match="cannot be rebuilt automatically; pass it as query_strategy="):
+    with pytest.raises(SessionError,
+                       match="cannot be rebuilt automatically; pass it as query_strategy="):
         ActiveLearner.load(session, estimator=FakeNet())
 
 
@@ -297,7 +302,8 @@ def test_load_refuses_a_store_missing_a_table(session):
 
 def test_load_refuses_a_newer_format_version(session):
     SessionStore(session).update_meta(format_version=FORMAT_VERSION + 1)
-    with pytest.raises(SessionError, match=f"newer sklearn-aift \\(format version {FORMAT_VERSION + 1}\\)"):
+    newer = f"newer sklearn-aift \\(format version {FORMAT_VERSION + 1}\\)"
+    with pytest.raises(SessionError, match=newer):
         ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
 
 
@@ -369,7 +375,8 @@ for round_ in range(1, kill_round + 1):
 
 _namespace: dict = {}
 exec(COMMON, _namespace)
-NET_PARAMS, BATCH, make_data = _namespace["NET_PARAMS"], _namespace["BATCH"], _namespace["make_data"]
+NET_PARAMS, BATCH = _namespace["NET_PARAMS"], _namespace["BATCH"]
+make_data = _namespace["make_data"]
 
 
 @pytest.fixture
@@ -422,10 +429,12 @@ def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path,
     assert [r["status"] for r in store.read_rounds()] == ["trained", "trained", "labeled"]
     stored = store.read_labels()  # every taught label is there, round 3's included
     assert [r["candidate_id"] for r in stored] == reference.labeled_ids_[: kill_round * BATCH]
-    assert [r["label"] for r in stored] == y[reference.labeled_indices_[: kill_round * BATCH]].tolist()
+    taught = reference.labeled_indices_[: kill_round * BATCH]
+    assert [r["label"] for r in stored] == y[taught].tolist()
     assert store.read_meta()["checkpoint_round"] == kill_round - 1
 
-    resumed = ActiveLearner.load(session, estimator=AIFTNet(**NET_PARAMS))  # strategy from the store
+    # the strategy comes from the store
+    resumed = ActiveLearner.load(session, estimator=AIFTNet(**NET_PARAMS))
     assert resumed.estimator.n_fits_ == kill_round - 1  # the model of the last completed round
     np.testing.assert_array_equal(resumed.predict_patch_proba(X), models[kill_round - 1])
     resumed.run(y, X, budget=budget, batch_size=BATCH)
@@ -464,7 +473,33 @@ def test_weight_files_are_only_read_with_weights_only(tmp_path, one_thread):
     weights = store.checkpoint_path()
     marker = tmp_path / "payload-ran"
     torch.save({"format": "sklearn_aift.AIFTNet", "payload": _OpensAFile(marker)}, weights)
-    store.update_meta(checkpoint_sha256=__import__("hashlib").sha256(weights.read_bytes()).hexdigest())
+    store.update_meta(checkpoint_sha256=hashlib.sha256(weights.read_bytes()).hexdigest())
     with pytest.raises(SessionError, match="cannot load the weights"):
         ActiveLearner.load(tmp_path / "s", estimator=AIFTNet(**params))
     assert not marker.exists()
+
+
+def test_a_lazy_candidate_set_pool_is_labeled_and_resumed(tmp_path):
+    from sklearn_aift.augment import FrameProtocol
+    from sklearn_aift.candidates import CandidateSet
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 90, size=(10, 24, 24, 3), dtype=np.uint8)
+    images[1::2] += 140
+    y = np.arange(10) % 2
+    pool = CandidateSet(images, FrameProtocol(n_patches=5, patch_size=8), random_state=0)
+    reference = ActiveLearner(FakeNet(), query_strategy=seeded_random, random_state=1)
+    reference.run(y, pool, budget=8, batch_size=2)
+    learner = ActiveLearner(FakeNet(), query_strategy=seeded_random, random_state=1,
+                            autosave=tmp_path / "s")
+    idx, X_query = learner.query(pool, n_instances=2)
+    assert isinstance(X_query, CandidateSet)
+    learner.teach(pool[idx], y[idx])  # a new subset object: matched by its pixels
+    assert learner.labeled_ids_ == [f"pool:{i}" for i in idx]
+    learner.run(y, pool, budget=4, batch_size=2)
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=seeded_random,
+                                 X_pool=pool)
+    np.testing.assert_array_equal(resumed.X_training, np.asarray(pool[resumed.labeled_indices_]))
+    resumed.run(y, pool, budget=8, batch_size=2)
+    assert resumed.labeled_ids_ == reference.labeled_ids_
+    np.testing.assert_array_equal(resumed.predict_proba(pool), reference.predict_proba(pool))
