@@ -554,9 +554,9 @@ def candidate_scores(
     alpha: float = 0.25,
     lambda1: float = 1.0,
     lambda2: float = 1.0,
-    *,
     patch_mask: Any = None,
     chunk_size: int = _DEFAULT_CHUNK,
+    *,
     check_input: bool = True,
 ) -> np.ndarray:
     """AIFT score of every candidate: the sum of all entries of ``R_i`` (Eq. 3).
