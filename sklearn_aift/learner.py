@@ -521,10 +521,19 @@ class ActiveLearner:
                         f"{self._ids[p]} has different pixels than when it was taught."
                     )
                 self._pixels[p] = px
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            _logger.info("finishing the fine-tuning of interrupted round %d", pending["round"])
-            self._fine_tune_round(pending["round"], pending["record"], pending["only_new"])
+        self._finish_pending()
+
+    def _finish_pending(self) -> None:
+        """Fine-tune an interrupted round again, from the last completed round's weights."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        if pending.get("reload") and self._store is not None:
+            checkpoint = self._store.checkpoint_path()
+            if checkpoint is not None:
+                self.estimator.load_checkpoint(str(checkpoint))
+        _logger.info("finishing the fine-tuning of interrupted round %d", pending["round"])
+        self._fine_tune_round(pending["round"], pending["record"], pending["only_new"])
 
     def _round_seed(self, round_: int) -> int | None:
         if self.random_state is None:
@@ -702,13 +711,24 @@ class ActiveLearner:
         self._check_labels(labels)
         if indices is not None:
             indices = self._check_indices(indices, len(X))
-        if self._pending is not None or any(px is None for px in self._pixels):
+        if any(px is None for px in self._pixels):
             raise ValueError(
                 "this session was resumed without its pool, so the model cannot be fine-tuned "
                 "yet; call query(X_pool) or run(...) first, or load it with "
                 "ActiveLearner.load(path, X_pool=X_pool)."
             )
+        self._finish_pending()
         pixels = materialize(X, name="X")
+        if isinstance(X, np.ndarray):
+            pixels = pixels.copy()  # L must not change when the caller's array does
+        if self._pixels and (
+            pixels.dtype != self._pixels[0].dtype or pixels.shape[1:] != self._pixels[0].shape
+        ):
+            raise ValueError(
+                f"X holds candidates of shape {pixels.shape[1:]} and dtype {pixels.dtype}, but "
+                f"the labeled set holds {self._pixels[0].shape} {self._pixels[0].dtype}; teach "
+                f"candidates like those of the pool."
+            )
         if (X is not self._last_query_X()) or indices is not None:
             fps = [fingerprint(px) for px in pixels]
         else:
@@ -857,7 +877,24 @@ class ActiveLearner:
         return len(set(self._labels)) >= 2
 
     def _fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
-        record = dict(record)
+        """Fine-tune for a round whose labels are in L; an interruption leaves it pending.
+
+        If fine-tuning or saving is interrupted (an exception, Ctrl-C), the
+        round is retried at the next ``query``, ``teach`` or ``run``, starting
+        again from the weights of the last completed round when they are in
+        the session store.
+        """
+        state = (self._trained_upto, self._has_trained, len(self.history_))
+        try:
+            self._do_fine_tune_round(round_, dict(record), only_new)
+        except BaseException:
+            self._trained_upto, self._has_trained = state[0], state[1]
+            del self.history_[state[2]:]
+            self._pending = {"round": round_, "record": record, "only_new": only_new,
+                             "reload": True}
+            raise
+
+    def _do_fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
         trained = self._can_train()
         if trained:
             start = self._trained_upto if only_new else 0

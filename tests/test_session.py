@@ -43,6 +43,7 @@ class CrashingNet(FakeNet):
 
     def fit(self, X, y):
         if self.crash_in == "fit" and self.n_fits_ + 1 == self.crash_at:
+            self.threshold_ = getattr(self, "threshold_", 0.5) + 0.01  # half-trained weights
             raise Crash("killed during fine-tuning")
         return super().fit(X, y)
 
@@ -503,3 +504,40 @@ def test_a_lazy_candidate_set_pool_is_labeled_and_resumed(tmp_path):
     resumed.run(y, pool, budget=8, batch_size=2)
     assert resumed.labeled_ids_ == reference.labeled_ids_
     np.testing.assert_array_equal(resumed.predict_proba(pool), reference.predict_proba(pool))
+
+
+@pytest.mark.parametrize("autosave", [True, False])
+def test_an_interrupted_round_is_retried_in_process(tmp_path, pool, autosave):
+    X, y = pool
+    reference = reference_run(X, y, budget=10)
+    learner = ActiveLearner(CrashingNet(crash_at=3), query_strategy=seeded_random, random_state=3,
+                            autosave=tmp_path / "s" if autosave else None)
+    with pytest.raises(Crash):  # e.g. Ctrl-C in a notebook
+        learner.run(y, X, budget=10, batch_size=2)
+    assert len(learner.history_) == 2 and len(learner.y_training) == 6
+    learner.estimator.crash_at = None
+    learner.run(y, X, budget=10, batch_size=2)  # round 3 is fine-tuned again first
+    assert learner.labeled_ids_ == reference.labeled_ids_
+    assert [h["round"] for h in learner.history_] == [1, 2, 3, 4, 5]
+    if autosave:  # restarted from round 2's weights: exactly the uninterrupted result
+        assert learner.estimator.fit_log_ == reference.estimator.fit_log_
+        np.testing.assert_array_equal(learner.predict_patch_proba(X),
+                                      reference.predict_patch_proba(X))
+        assert [r["status"] for r in SessionStore.open(tmp_path / "s").read_rounds()] == [
+            "trained"] * 5
+    else:  # without a store it continues from the half-trained weights
+        assert learner.estimator.threshold_ != reference.estimator.threshold_
+
+
+def test_teach_rejects_candidates_unlike_the_labeled_ones(pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order)
+    learner.teach(X[:2], y[:2])
+    with pytest.raises(ValueError, match="dtype float64, but the labeled set holds"):
+        learner.teach(X[2:4] / 255.0, y[2:4])
+    with pytest.raises(ValueError, match=r"shape \(2, 3, 6, 6\)"):
+        learner.teach(X[2:4, :2], y[2:4])
+    X_copy = X[:4].copy()
+    learner.teach(X_copy[2:4], y[2:4])
+    X_copy[:] = 0  # the caller reuses its buffer: L is unaffected
+    np.testing.assert_array_equal(learner.X_training, X[:4])
