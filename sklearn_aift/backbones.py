@@ -548,7 +548,8 @@ def feature_blocks(model: nn.Module) -> list[tuple[str, ...]]:
     if isinstance(model, torchvision.models.ResNet):
         return [("conv1", "bn1", "relu", "maxpool")] + [(f"layer{i}",) for i in range(1, 5)]
     if isinstance(model, torchvision.models.RegNet):
-        return [("stem",)] + [(f"trunk_output.{n}",) for n, _ in model.trunk_output.named_children()]
+        stages = [(f"trunk_output.{n}",) for n, _ in model.trunk_output.named_children()]
+        return [("stem",)] + stages
     if isinstance(model, torchvision.models.ShuffleNetV2):
         return [("conv1", "maxpool"), ("stage2",), ("stage3",), ("stage4",), ("conv5",)]
     if isinstance(model, torchvision.models.MaxVit):

@@ -46,7 +46,13 @@ CHECKPOINT_FORMAT = "sklearn_aift.AIFTNet"
 CHECKPOINT_VERSION = 1
 
 # skorch settings reachable through AIFTNet(**kwargs) and set_params.
-SKORCH_PREFIXES = ("optimizer__", "criterion__", "iterator_train__", "iterator_valid__", "callbacks__")
+SKORCH_PREFIXES = (
+    "optimizer__",
+    "criterion__",
+    "iterator_train__",
+    "iterator_valid__",
+    "callbacks__",
+)
 # skorch settings AIFTNet controls itself, and the parameter to use instead.
 _RESERVED = {
     "optimizer__lr": "lr",
@@ -530,6 +536,10 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Pickling keeps the fitted network but not the activation cache's entries
+    (an :class:`ActivationCache` pickles as an empty cache with the same
+    bound); ``copy.deepcopy`` and :func:`sklearn.base.clone` share the cache.
+
     Predictions before any fit use the pretrained body and a fresh last layer
     (the paper's cold start with M0); the first ``fit`` starts from that same
     network. Changing ``backbone`` or ``classes`` starts the network anew at
@@ -682,11 +692,16 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> from sklearn_aift import AIFTNet
-        >>> AIFTNet().set_params(lr=0.01, optimizer__nesterov=True).get_params()["optimizer__nesterov"]
+        >>> net = AIFTNet().set_params(lr=0.01, optimizer__nesterov=True)
+        >>> net.get_params()["optimizer__nesterov"]
         True
         """
         declared = set(self._get_param_names())
-        extra = {k: v for k, v in params.items() if k.partition("__")[0] not in declared}
+        extra = {
+            k: v
+            for k, v in params.items()
+            if k.startswith(SKORCH_PREFIXES) or k.partition("__")[0] not in declared
+        }
         for key, value in extra.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in extra}
@@ -726,7 +741,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         size = self.input_size
         if isinstance(size, tuple) and (
             len(size) != 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)
+            or not all(_positive_int(s) for s in size)
         ):
             raise ValueError(
                 f"input_size must be a positive int, a (height, width) pair of positive ints "
@@ -804,9 +819,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         low = module.min_size
         if size[0] < low[0] or size[1] < low[1]:
             raise ValueError(
-                f"input_size={self.input_size!r} makes patches {size[0]}x{size[1]} px, smaller than "
-                f"the {low[0]}x{low[1]} px backbone {module.name!r} accepts; use input_size >= "
-                f"{max(low)} (or None for {module.native_size[0]} px)."
+                f"input_size={self.input_size!r} makes patches {size[0]}x{size[1]} px, smaller "
+                f"than the {low[0]}x{low[1]} px backbone {module.name!r} accepts; use "
+                f"input_size >= {max(low)} (or None for {module.native_size[0]} px)."
             )
         return size
 
@@ -836,7 +851,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         if cached is not None and cached[0] == signature:
             return cached[1], cached[2]
         seed_base = self._new_seed_base()
-        module = self._build_module(n_classes, seed_base)
+        module = self._build_module(n_classes, seed_base).eval()
         self._initial = (signature, module, seed_base)
         return module, seed_base
 
@@ -888,7 +903,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         if missing:
             raw = materialize(X, np.asarray(indices)[missing])
             u, m = raw.shape[:2]
-            pixels = torch.from_numpy(np.require(raw.reshape(u * m, *raw.shape[2:]), requirements=["C", "W"]))
+            pixels = _as_tensor(raw.reshape(u * m, *raw.shape[2:]))
             with torch.no_grad():
                 out = module.prefix(pixels.to(device)).detach().cpu()
             out = out.reshape(u, m, *out.shape[1:])
@@ -934,7 +949,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         ((3, 4, 2), True)
         """
         self._check_all_params()
-        X = check_candidates(X)
+        X = check_candidates(X, allow_empty=True)
         device = self._device()
         module = self._inference_module(device)
         return self._predict_patches(module, X, device)
@@ -944,32 +959,30 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         m = X.shape[1] if len(X.shape) == 5 else 1
         k = _n_outputs(module)
         P = np.empty((n, m, k), dtype=np.float64)
+        if n == 0:
+            return P
         per_batch = max(1, int(self.batch_size) // m)
         cache = self._cache(module)
         keys = fingerprint = None
         if cache is not None:
             keys = _candidate_keys(X, per_batch)
             fingerprint = self._fingerprint(module, device)
-        was_training = module.training
-        module.eval()
-        try:
-            with tqdm(total=n, desc="predict", unit="candidate", disable=not self.verbose) as bar:
-                for start in range(0, n, per_batch):
-                    idx = np.arange(start, min(start + per_batch, n))
-                    if cache is not None:
-                        acts = self._activations(module, X, idx, keys, cache, fingerprint, device)
-                        inputs, flag = torch.cat(acts), True
-                    else:
-                        raw = materialize(X, idx)
-                        flat = raw.reshape(len(idx) * m, *raw.shape[2:])
-                        inputs, flag = torch.from_numpy(np.require(flat, requirements=["C", "W"])), False
-                    with torch.inference_mode(), _cached_input(module, flag):
-                        logits = module(inputs.to(device))
-                        proba = torch.softmax(logits.double(), dim=-1)
-                    P[idx] = proba.cpu().numpy().reshape(len(idx), m, k)
-                    bar.update(len(idx))
-        finally:
-            module.train(was_training)
+        module.eval()  # skorch switches to training mode at each training step
+        with tqdm(total=n, desc="predict", unit="candidate", disable=not self.verbose) as bar:
+            for start in range(0, n, per_batch):
+                idx = np.arange(start, min(start + per_batch, n))
+                if cache is not None:
+                    acts = self._activations(module, X, idx, keys, cache, fingerprint, device)
+                    inputs, flag = torch.cat(acts), True
+                else:
+                    raw = materialize(X, idx)
+                    flat = raw.reshape(len(idx) * m, *raw.shape[2:])
+                    inputs, flag = _as_tensor(flat), False
+                with torch.inference_mode(), _cached_input(module, flag):
+                    logits = module(inputs.to(device))
+                    proba = torch.softmax(logits.double(), dim=-1)
+                P[idx] = proba.cpu().numpy().reshape(len(idx), m, k)
+                bar.update(len(idx))
         return P
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -1118,7 +1131,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             return False
         if self.net_.module_.name != self.backbone:
             return False
-        if self.classes is not None and not _same_labels(np.unique(np.asarray(self.classes)), self.classes_):
+        if self.classes is not None and not _same_labels(_unique(self.classes), self.classes_):
             return False
         return True
 
@@ -1128,9 +1141,10 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         y = check_candidate_labels(y, len(X))
         device = self._device()
         if self._continuing(partial):
-            if partial and classes is not None and not _same_labels(np.unique(np.asarray(classes)), self.classes_):
+            new_classes = None if classes is None else _unique(classes)
+            if partial and new_classes is not None and not _same_labels(new_classes, self.classes_):
                 raise ValueError(
-                    f"classes={list(np.unique(np.asarray(classes)))} differs from classes_="
+                    f"classes={_unique(classes).tolist()} differs from classes_="
                     f"{list(self.classes_)} set at the first fit."
                 )
             _check_known_labels(y, self.classes_)
@@ -1154,9 +1168,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         n_items = len(X) * m
         seed = _derive_seed(self._seed_base, 1, fit_index)
         generator = torch.Generator().manual_seed(seed)
-        net = self._make_net(
-            module, device, base, gamma, generator, drop_last=n_items > 1 and n_items % self.batch_size == 1
-        )
+        # a last batch of one patch would break batch norm in training mode: drop it
+        drop_last = n_items > 1 and n_items % self.batch_size == 1
+        net = self._make_net(module, device, base, gamma, generator, drop_last=drop_last)
         net.initialize()
         if optimizer_state is not None:
             state = net.optimizer_.state_dict()
@@ -1357,6 +1371,18 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- helpers
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def _unique(labels: Any) -> np.ndarray:
+    return np.unique(np.asarray(labels))
+
+
+def _as_tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.require(pixels, requirements=["C", "W"]))
+
+
 def _n_outputs(module: _AIFTModule) -> int:
     head = module.backbone.get_submodule(module.head_name)
     return int(head.out_features if isinstance(head, nn.Linear) else head.out_channels)

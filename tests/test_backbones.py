@@ -66,7 +66,8 @@ def test_alexnet_is_the_papers_table_2():
     assert [c.kernel_size for c in convs] == [(11, 11), (5, 5), (3, 3), (3, 3), (3, 3)]
     assert [c.stride for c in convs] == [(4, 4), (1, 1), (1, 1), (1, 1), (1, 1)]
     assert [(p.kernel_size, p.stride) for p in pools] == [(3, 2)] * 3
-    assert [(f.in_features, f.out_features) for f in fcs] == [(256 * 6 * 6, 4096), (4096, 4096), (4096, 2)]
+    fc_shapes = [(f.in_features, f.out_features) for f in fcs]
+    assert fc_shapes == [(256 * 6 * 6, 4096), (4096, 4096), (4096, 2)]  # fc6, fc7, fc8
     assert bb.head_name == "classifier.6"  # fc8
     # conv1..conv5 are the five feature blocks, each with its ReLU (and pooling)
     assert len(bb.blocks) == 5

@@ -80,6 +80,9 @@ class LazyCandidates:
 class LRProbe(Callback):
     """Records every parameter group's learning rate at every training batch."""
 
+    def __init__(self, tag=None):
+        self.tag = tag
+
     def initialize(self):
         self.records = getattr(self, "records", [])
         self.fit_ = getattr(self, "fit_", -1) + 1
@@ -89,7 +92,10 @@ class LRProbe(Callback):
         self.epoch_ = getattr(self, "epoch_", -1) + 1
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        groups = {g.get("role", "body_weight"): (g["lr"], g["momentum"]) for g in net.optimizer_.param_groups}
+        groups = {
+            g.get("role", "body_weight"): (g["lr"], g["momentum"])
+            for g in net.optimizer_.param_groups
+        }
         self.records.append((self.fit_, len(net.history), groups))
 
 
@@ -111,6 +117,11 @@ def test_predict_patch_proba_before_fit(data):
         fast_net().predict(X)
 
 
+def test_empty_pool_gives_empty_probabilities(data):
+    X, _ = data
+    assert fast_net().predict_patch_proba(X[:0]).shape == (0, 4, 2)
+
+
 def test_four_d_input_is_one_patch_per_candidate(data):
     X, _ = data
     net = fast_net()
@@ -123,10 +134,13 @@ def test_uint8_float_and_grey_inputs_agree(data):
     X, _ = data
     net = fast_net(input_size=24)
     P = net.predict_patch_proba(X[:4])
-    np.testing.assert_allclose(net.predict_patch_proba(X[:4].astype(np.float32) / 255), P, atol=1e-5)
+    as_float = X[:4].astype(np.float32) / 255
+    np.testing.assert_allclose(net.predict_patch_proba(as_float), P, atol=1e-5)
     grey = X[:4, :, :1]
     np.testing.assert_allclose(
-        net.predict_patch_proba(grey), net.predict_patch_proba(np.repeat(grey, 3, axis=2)), atol=1e-6
+        net.predict_patch_proba(grey),
+        net.predict_patch_proba(np.repeat(grey, 3, axis=2)),
+        atol=1e-6,
     )
 
 
@@ -194,7 +208,9 @@ def test_learning_rate_schedule_across_three_fits(data):
     for fit, (body, gamma, epochs) in enumerate([(1e-3, 0.5, 2), (1e-4, 0.1, 3), (1e-4, 0.1, 3)]):
         for e in range(epochs):
             w = body * gamma**e
-            expected.append((fit, {"body_weight": w, "body_bias": 2 * w, "head_weight": 10 * w, "head_bias": 20 * w}))
+            head = 10 * w
+            rates = {"body_weight": w, "body_bias": 2 * w, "head_weight": head, "head_bias": 2 * head}
+            expected.append((fit, rates))
     per_epoch = {}
     for fit, epoch, groups in probe.records:  # every batch of an epoch sees the same rates
         assert per_epoch.setdefault((fit, epoch), groups) == groups
@@ -217,7 +233,9 @@ def test_parameter_groups_hold_the_right_parameters(data):
     head = {named["backbone.fc.weight"]}, {named["backbone.fc.bias"]}
     assert set(groups["head_weight"]["params"]) == head[0]
     assert set(groups["head_bias"]["params"]) == head[1]
-    body_bias = {p for n, p in named.items() if n.endswith(".bias") and not n.startswith("backbone.fc")}
+    body_bias = {
+        p for n, p in named.items() if n.endswith(".bias") and not n.startswith("backbone.fc")
+    }
     assert set(groups["body_bias"]["params"]) == body_bias
     assert groups["head_weight"]["lr"] == pytest.approx(0.05)
 
@@ -304,10 +322,12 @@ def test_cached_and_uncached_paths_agree(data):
     X, y = data
     cached = fast_net(freeze=3)
     plain = fast_net(freeze=3, activation_cache=None)
-    np.testing.assert_allclose(cached.predict_patch_proba(X), plain.predict_patch_proba(X), atol=1e-6)
+    P_cached, P_plain = cached.predict_patch_proba(X), plain.predict_patch_proba(X)
+    np.testing.assert_allclose(P_cached, P_plain, atol=1e-6)
     cached.fit(X, y)
     plain.fit(X, y)
-    np.testing.assert_allclose(cached.predict_patch_proba(X), plain.predict_patch_proba(X), atol=1e-5)
+    P_cached, P_plain = cached.predict_patch_proba(X), plain.predict_patch_proba(X)
+    np.testing.assert_allclose(P_cached, P_plain, atol=1e-5)
     assert len(cached._auto_cache) == 12 and getattr(plain, "_auto_cache", None) is None
     # the frozen blocks did not change; the rest did
     frozen = dict(cached.module_.frozen_modules())
@@ -358,7 +378,8 @@ def test_lazy_candidate_set_uses_its_keys_and_streams(data):
     P = net.predict_patch_proba(lazy)
     assert max(log) <= 2  # 8 patches per batch = 2 candidates; never the whole pool
     assert {key for _, key in cache._entries} == {f"cand-{i}" for i in range(12)}
-    np.testing.assert_allclose(P, fast_net(freeze=2, batch_size=8).predict_patch_proba(X), atol=1e-6)
+    reference = fast_net(freeze=2, batch_size=8).predict_patch_proba(X)
+    np.testing.assert_allclose(P, reference, atol=1e-6)
     subset = lazy[np.array([1, 2, 5, 6])]
     net.fit(subset, y[[1, 2, 5, 6]])
     assert cache.misses == 12 and cache.hits == 4
@@ -395,6 +416,22 @@ def test_shared_cache_serves_clones(data):
     same = clone(net)
     same.predict_patch_proba(X)
     assert cache.hits == 12
+
+
+def test_candidate_set_keys_drive_the_cache():
+    from sklearn_aift import CandidateSet
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, size=(6, 40, 40, 3), dtype=np.uint8)
+    X = CandidateSet(images)
+    y = np.array([0, 1] * 3)
+    cache = ActivationCache()
+    net = fast_net(freeze=2, activation_cache=cache)
+    P = net.predict_patch_proba(X)
+    assert P.shape == (6, X.shape[1], 2)
+    assert {key for _, key in cache._entries} == set(X.candidate_keys())
+    net.fit(X[np.array([0, 1, 4])], y[[0, 1, 4]])
+    assert (cache.hits, cache.misses) == (3, 6)
 
 
 # ----------------------------------------------------------------- checkpoints
@@ -455,6 +492,10 @@ def test_clone_get_set_params_reach_skorch(data):
         assert group["weight_decay"] == 3e-4 and group["nesterov"] is True
     assert twin.net_.optimizer_.param_groups[-1]["lr"] == pytest.approx(0.02)  # body weights
     assert "optimizer__weight_decay=0.0003" in repr(twin)
+    probe = LRProbe()
+    nested = fast_net(callbacks=[("probe", probe)]).set_params(callbacks__probe__tag="seen")
+    nested.fit(X[:4], y[:4])
+    assert probe.tag == "seen"  # skorch's nested callback settings pass through
     twin.set_params(learning_rate=1)  # like any parameter, checked at fit
     assert clone(twin).get_params()["learning_rate"] == 1
     with pytest.raises(TypeError, match="unexpected parameter 'learning_rate'"):
