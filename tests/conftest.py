@@ -6,9 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# One thread per test process keeps xdist workers from fighting for the 2 cores.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 SHARED_DATA = Path(
     os.environ.get("SKLEARN_AIFT_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 ).resolve()
