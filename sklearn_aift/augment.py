@@ -388,6 +388,7 @@ class BoxProtocol(_Protocol):
 
     @property
     def n_patches(self) -> int:
+        """Number of patches ``m`` per candidate."""
         self._validate()
         return len(self.scales) * len(self._offsets()) * int(self.dihedral)
 
@@ -527,6 +528,7 @@ class FrameProtocol(_Protocol):
 
     @property
     def uses_random_state(self) -> bool:
+        """Whether ``generate`` draws random numbers."""
         return self.layout == "random"
 
     def _levels(self) -> int:
@@ -696,6 +698,7 @@ class AxisProtocol(_Protocol):
 
     @property
     def uses_random_state(self) -> bool:
+        """Whether ``generate`` draws random numbers."""
         return bool(self.random_rotations)
 
     def _validate(self) -> None:
@@ -714,6 +717,7 @@ class AxisProtocol(_Protocol):
 
     @property
     def n_patches(self) -> int:
+        """Number of patches ``m`` per candidate."""
         self._validate()
         return len(self.scales) * len(self.shifts) * int(self.n_rotations)
 

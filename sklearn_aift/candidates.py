@@ -750,38 +750,47 @@ class CandidateSet:
     # ---- array-like protocol
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
+        """``(n, m, C, P, P)``: candidates, patches, channels, patch height and width."""
         return (len(self._rows),) + self._pool.patch_shape
 
     @property
     def dtype(self) -> np.dtype:
+        """Always ``uint8``."""
         return np.dtype(np.uint8)
 
     @property
     def ndim(self) -> int:
+        """Always 5."""
         return 5
 
     @property
     def n_patches(self) -> int:
+        """Patches per candidate, ``m``."""
         return self._pool.patch_shape[0]
 
     @property
     def protocol(self) -> Any:
+        """The patch protocol (a private copy of the one given)."""
         return self._pool.protocol
 
     @property
     def seed(self) -> int:
+        """The int seed resolved from ``random_state``."""
         return self._pool.seed
 
     @property
     def rows(self) -> np.ndarray:
+        """Position of each candidate in the set it was created as."""
         return self._rows.copy()
 
     @property
     def image_index(self) -> np.ndarray:
+        """Source image of each candidate."""
         return self._pool.image_index[self._rows]
 
     @property
     def regions(self) -> np.ndarray | None:
+        """Region of each candidate (None for whole-image candidates)."""
         regions = self._pool.regions
         return None if regions is None else regions[self._rows]
 
@@ -852,8 +861,9 @@ class CandidateSet:
 
         Parameters
         ----------
-        indices : array-like of int or None, default=None
-            Candidates to generate (positions in this set); all when None.
+        indices : array-like of int or bool, or None, default=None
+            Candidates to generate (positions in this set, or a boolean mask);
+            all when None.
 
         Returns
         -------
@@ -867,8 +877,9 @@ class CandidateSet:
         >>> X.materialize([0, 2]).shape
         (2, 21, 1, 64, 64)
         """
-        rows = self._rows if indices is None else self[np.asarray(indices, dtype=np.intp)]._rows
-        return self._pool.generate(rows)
+        if indices is None:
+            return self._pool.generate(self._rows)
+        return self._pool.generate(self[np.atleast_1d(np.asarray(indices))]._rows)
 
     def iter_batches(self, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start, patches)`` for consecutive batches of candidates.

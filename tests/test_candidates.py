@@ -107,6 +107,10 @@ def test_only_requested_candidates_are_generated(box_set, counting):
     counting.clear()
     starts = [start for start, b in box_set.iter_batches(4)]
     assert starts == [0, 4] and len(counting) == 6
+    counting.clear()
+    assert box_set.materialize([True, False] * 3).shape == (3, 96, 3, 8, 8)
+    assert box_set.materialize(2).shape == (1, 96, 3, 8, 8)
+    assert len(counting) == 4
 
 
 @pytest.mark.parametrize(
