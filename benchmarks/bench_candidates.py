@@ -46,12 +46,25 @@ def naive_box_patches(image: np.ndarray, box, protocol: BoxProtocol) -> np.ndarr
     out = []
     for crop in protocol.crop_boxes(box):
         for mirror, turns in protocol.patch_transforms():
-            margin = int(np.ceil(max(0, -crop[0], -crop[1], crop[2] - image.shape[1],
-                                     crop[3] - image.shape[0]))) + 1
+            margin = (
+                int(
+                    np.ceil(
+                        max(
+                            0,
+                            -crop[0],
+                            -crop[1],
+                            crop[2] - image.shape[1],
+                            crop[3] - image.shape[0],
+                        )
+                    )
+                )
+                + 1
+            )
             padded = np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")
             im = Image.fromarray(padded)
-            im = im.resize((size, size), Image.Resampling.BILINEAR,
-                           box=tuple(float(c) + margin for c in crop))
+            im = im.resize(
+                (size, size), Image.Resampling.BILINEAR, box=tuple(float(c) + margin for c in crop)
+            )
             if mirror:
                 im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             if turn[turns] is not None:
@@ -137,8 +150,14 @@ def stream_once(n: int) -> dict:
     boxes = np.hstack([xy, xy + rng.uniform(12, 36, (n, 1))])
     protocol = BoxProtocol(patch_size=32, scales=(1.0,), shift=0, dihedral=4)
     X = CandidateSet(images, protocol, boxes, image_index=rng.integers(0, n_images, n))
-    net = AIFTNet("squeezenet1_1", weights=None, input_size=32, batch_size=256,
-                  activation_cache=None, random_state=0)
+    net = AIFTNet(
+        "squeezenet1_1",
+        weights=None,
+        input_size=32,
+        batch_size=256,
+        activation_cache=None,
+        random_state=0,
+    )
     net.predict_patch_proba(X[:64])  # build the network outside the measurement
 
     peak = [_rss_bytes()]
@@ -181,7 +200,9 @@ def bench_memory(sizes: list[int]) -> list[dict]:
     for n in sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--stream-once", str(n)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  streamed {n:>7,} candidates: {json.dumps(rows[-1])}", flush=True)
@@ -190,8 +211,12 @@ def bench_memory(sizes: list[int]) -> list[dict]:
 
 # --------------------------------------------------------------------------- main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=HERE.parent / ".." / "shared" / "data" / "kvasir_seg_256")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=HERE.parent / ".." / "shared" / "data" / "kvasir_seg_256"
+    )
     parser.add_argument("--n", type=int, default=300, help="candidates for the speed test")
     parser.add_argument("--n-baseline", type=int, default=60, help="candidates for the naive loop")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
@@ -207,21 +232,39 @@ def main() -> None:
     print(f"CPU threads: {torch.get_num_threads()}, cores: {os.cpu_count()}")
     g = bench_generation(args.data_dir.resolve(), args.n, args.n_baseline)
     print(f"\nBox protocol, m = {g['m']} patches of {g['patch_size']} px, {g['source']}:")
-    print(f"  BoxProtocol.generate (in-memory frames): {g['ours_cand_per_s']:8.1f} candidates/s "
-          f"({g['ours_cand_per_s'] * g['m']:,.0f} patches/s)")
-    print(f"  naive per-patch PIL loop ({g['n_baseline']} cand.):  {g['naive_cand_per_s']:8.1f} candidates/s")
-    print(f"  ratio: {g['ratio']:.1f}x  (max |difference| of the patches: {g['max_abs_diff_vs_naive']} grey levels)")
-    print(f"  CandidateSet.iter_batches from JPEG files: {g['lazy_files_cand_per_s']:8.1f} candidates/s")
+    print(
+        f"  BoxProtocol.generate (in-memory frames): {g['ours_cand_per_s']:8.1f} candidates/s "
+        f"({g['ours_cand_per_s'] * g['m']:,.0f} patches/s)"
+    )
+    print(
+        f"  naive per-patch PIL loop ({g['n_baseline']} cand.):  "
+        f"{g['naive_cand_per_s']:8.1f} candidates/s"
+    )
+    print(
+        f"  ratio: {g['ratio']:.1f}x  (max |difference| of the patches: "
+        f"{g['max_abs_diff_vs_naive']} grey levels)"
+    )
+    print(
+        f"  CandidateSet.iter_batches from JPEG files: "
+        f"{g['lazy_files_cand_per_s']:8.1f} candidates/s"
+    )
     if not args.skip_memory:
-        print("\nStreaming lazy pools through AIFTNet.predict_patch_proba "
-              "(squeezenet1_1, random init, input 32 px, batch 256 patches, 4 patches/candidate, 1 thread):")
+        print(
+            "\nStreaming lazy pools through AIFTNet.predict_patch_proba "
+            "(squeezenet1_1, random init, input 32 px, batch 256 patches, "
+            "4 patches/candidate, 1 thread):"
+        )
         rows = bench_memory(args.sizes)
-        print(f"\n{'candidates':>11} {'seconds':>8} {'RSS peak+':>10} {'tracemalloc':>12} "
-              f"{'P out':>7} {'pool uint8':>11} {'pool f32':>9}")
+        print(
+            f"\n{'candidates':>11} {'seconds':>8} {'RSS peak+':>10} {'tracemalloc':>12} "
+            f"{'P out':>7} {'pool uint8':>11} {'pool f32':>9}"
+        )
         for r in rows:
-            print(f"{r['n']:>11,} {r['seconds']:>8.1f} {r['rss_increase_mb']:>8.1f}MB "
-                  f"{r['tracemalloc_peak_mb']:>10.1f}MB {r['output_P_mb']:>5.1f}MB "
-                  f"{r['pool_uint8_mb']:>9.0f}MB {r['pool_float32_mb']:>7.0f}MB")
+            print(
+                f"{r['n']:>11,} {r['seconds']:>8.1f} {r['rss_increase_mb']:>8.1f}MB "
+                f"{r['tracemalloc_peak_mb']:>10.1f}MB {r['output_P_mb']:>5.1f}MB "
+                f"{r['pool_uint8_mb']:>9.0f}MB {r['pool_float32_mb']:>7.0f}MB"
+            )
 
 
 if __name__ == "__main__":

@@ -77,8 +77,7 @@ def _check_image(image: Any, name: str = "image") -> np.ndarray:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3):
         raise ValueError(
-            f"{name} must have shape (H, W) or (H, W, C) with C in (1, 3); got shape "
-            f"{image.shape}."
+            f"{name} must have shape (H, W) or (H, W, C) with C in (1, 3); got shape {image.shape}."
         )
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"{name} is empty: shape {image.shape}.")
@@ -97,7 +96,9 @@ def _check_positive_floats(values: Any, name: str) -> tuple[float, ...]:
     except TypeError as exc:
         raise ValueError(f"{name} must be a sequence of positive numbers; got {values!r}.") from exc
     if not values or not all(np.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"{name} must be a non-empty sequence of positive numbers; got {values!r}.")
+        raise ValueError(
+            f"{name} must be a non-empty sequence of positive numbers; got {values!r}."
+        )
     return values
 
 
@@ -156,7 +157,10 @@ def _crop_resize(
     bilinear filter, which antialiases when shrinking.
     """
     # margin: the support of PIL's bilinear filter, which widens when shrinking
-    shrink = max((boxes[:, 2] - boxes[:, 0]).max() / out_size[0], (boxes[:, 3] - boxes[:, 1]).max() / out_size[1])
+    shrink = max(
+        (boxes[:, 2] - boxes[:, 0]).max() / out_size[0],
+        (boxes[:, 3] - boxes[:, 1]).max() / out_size[1],
+    )
     margin = int(np.ceil(max(shrink, 1.0))) + 1
     x0 = int(np.floor(boxes[:, 0].min())) - margin
     y0 = int(np.floor(boxes[:, 1].min())) - margin
@@ -712,7 +716,9 @@ class AxisProtocol(_Protocol):
         except TypeError as exc:
             raise ValueError(f"shifts must be a sequence of numbers; got {self.shifts!r}.") from exc
         if not shifts or not all(np.isfinite(shifts)):
-            raise ValueError(f"shifts must be a non-empty sequence of numbers; got {self.shifts!r}.")
+            raise ValueError(
+                f"shifts must be a non-empty sequence of numbers; got {self.shifts!r}."
+            )
         _check_padding_mode(self.padding_mode)
 
     @property
@@ -799,8 +805,12 @@ class AxisProtocol(_Protocol):
             ox = px - x0 - side / 2 * (e1[0] + e2[0])
             oy = py - y0 - side / 2 * (e1[1] + e2[1])
             coeffs = (
-                rx * step * e1[0], rx * step * e2[0], rx * ox,
-                ry * step * e1[1], ry * step * e2[1], ry * oy,
+                rx * step * e1[0],
+                rx * step * e2[0],
+                rx * ox,
+                ry * step * e1[1],
+                ry * step * e2[1],
+                ry * oy,
             )
             out[k] = _from_pil(
                 pil.transform((size, size), Image.Transform.AFFINE, coeffs, resample=_BILINEAR)
@@ -855,8 +865,13 @@ def box_patches(
     (96, 3, 16, 16)
     """
     protocol = BoxProtocol(
-        patch_size=patch_size, scales=scales, shift=shift, include_center=include_center,
-        dihedral=dihedral, square=square, padding_mode=padding_mode,
+        patch_size=patch_size,
+        scales=scales,
+        shift=shift,
+        include_center=include_center,
+        dihedral=dihedral,
+        square=square,
+        padding_mode=padding_mode,
     )
     return protocol.generate(image, box)
 
@@ -948,8 +963,13 @@ def axis_patches(
     (54, 1, 16, 16)
     """
     protocol = AxisProtocol(
-        patch_size=patch_size, size=size, scales=scales, shifts=shifts, n_rotations=n_rotations,
-        random_rotations=random_rotations, padding_mode=padding_mode,
+        patch_size=patch_size,
+        size=size,
+        scales=scales,
+        shifts=shifts,
+        n_rotations=n_rotations,
+        random_rotations=random_rotations,
+        padding_mode=padding_mode,
     )
     center = np.asarray(center, dtype=np.float64).ravel()
     if center.shape != (2,):

@@ -131,8 +131,7 @@ def check_pixel_values(X: np.ndarray, *, name: str = "X") -> None:
         return
     if not np.issubdtype(X.dtype, np.floating):
         raise TypeError(
-            f"{name} must hold uint8 pixels in [0, 255] or floats in [0, 1]; got dtype "
-            f"{X.dtype}."
+            f"{name} must hold uint8 pixels in [0, 255] or floats in [0, 1]; got dtype {X.dtype}."
         )
     if X.size == 0:
         return
@@ -180,8 +179,7 @@ def check_candidate_labels(y: Any, n_candidates: int, *, name: str = "y") -> np.
         raise ValueError(f"{name} must be 1-D (one label per candidate); got shape {y.shape}.")
     if len(y) != n_candidates:
         raise ValueError(
-            f"{name} has {len(y)} labels but there are {n_candidates} candidates; "
-            f"they must match."
+            f"{name} has {len(y)} labels but there are {n_candidates} candidates; they must match."
         )
     if y.dtype.kind == "f" and np.isnan(y).any():
         raise ValueError(f"{name} contains NaN labels.")
@@ -252,7 +250,11 @@ def iter_candidate_batches(
     >>> [(start, b.shape[0]) for start, b in iter_candidate_batches(X, 2)]
     [(0, 2), (2, 2), (4, 1)]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     n = len(X)
     for start in range(0, n, int(batch_size)):
@@ -268,7 +270,9 @@ _CACHE_VERSION = 1
 def _resolve_seed(random_state: Any) -> int:
     """An int seed from None, an int, a Generator or a RandomState."""
     if isinstance(random_state, bool):
-        raise TypeError(f"random_state must be None, an int or a random generator; got {random_state!r}.")
+        raise TypeError(
+            f"random_state must be None, an int or a random generator; got {random_state!r}."
+        )
     if isinstance(random_state, numbers.Integral):
         if random_state < 0:
             raise ValueError(f"random_state must be a non-negative int; got {random_state}.")
@@ -360,7 +364,8 @@ class _ImageSource:
         channels = {a.shape[2] for a in arrays}
         if len(channels) != 1:
             raise ValueError(
-                f"images mixes channel counts {sorted(channels)}; all must be grey (1) or all RGB (3)."
+                f"images mixes channel counts {sorted(channels)}; all must be grey (1) or all "
+                f"RGB (3)."
             )
         self.kind = "list"
         self.items = arrays
@@ -544,11 +549,17 @@ class _Pool:
                     f"it is rebuilt.",
                     stacklevel=4,
                 )
-            done = np.lib.format.open_memmap(done_path, mode="w+", dtype=np.bool_, shape=(len(self),))
-            patches = np.lib.format.open_memmap(patches_path, mode="w+", dtype=np.uint8, shape=shape)
+            done = np.lib.format.open_memmap(
+                done_path, mode="w+", dtype=np.bool_, shape=(len(self),)
+            )
+            patches = np.lib.format.open_memmap(
+                patches_path, mode="w+", dtype=np.uint8, shape=shape
+            )
             tmp = meta_path + ".tmp"
             with open(tmp, "w") as fh:
-                json.dump({"version": _CACHE_VERSION, "fingerprint": fingerprint, "shape": shape}, fh)
+                json.dump(
+                    {"version": _CACHE_VERSION, "fingerprint": fingerprint, "shape": shape}, fh
+                )
             os.replace(tmp, meta_path)
         self._cache = (patches, done)
         return self._cache
@@ -682,7 +693,9 @@ class CandidateSet:
                     "protocol must be a patch protocol such as BoxProtocol(), FrameProtocol() "
                     f"or AxisProtocol(); got {protocol!r} (no {attr!r})."
                 )
-        protocol = copy.deepcopy(protocol)  # the set owns its protocol: later edits cannot change it
+        protocol = copy.deepcopy(
+            protocol
+        )  # the set owns its protocol: later edits cannot change it
         protocol._validate()
         n = len(source) if regions_arr is None else len(regions_arr)
         if image_index is None:
@@ -699,7 +712,8 @@ class CandidateSet:
             index = index.astype(np.intp)
             if regions_arr is not None and len(index) != n:
                 raise ValueError(
-                    f"image_index has {len(index)} entries but regions has {n} rows; they must match."
+                    f"image_index has {len(index)} entries but regions has {n} rows; they must "
+                    f"match."
                 )
             if len(index) == 0:
                 raise ValueError("image_index is empty: no candidates.")
@@ -725,7 +739,8 @@ class CandidateSet:
             return
         if regions is None:
             raise ValueError(
-                f"{type(protocol).__name__} needs regions, {protocol.region_doc}, one per candidate."
+                f"{type(protocol).__name__} needs regions, {protocol.region_doc}, one per "
+                f"candidate."
             )
         if regions.shape[1] != size:
             raise ValueError(
@@ -733,7 +748,9 @@ class CandidateSet:
                 f"({protocol.region_doc}); got shape {regions.shape}."
             )
         if size == 4:
-            bad = np.flatnonzero(~((regions[:, 2] > regions[:, 0]) & (regions[:, 3] > regions[:, 1])))
+            bad = np.flatnonzero(
+                ~((regions[:, 2] > regions[:, 0]) & (regions[:, 3] > regions[:, 1]))
+            )
             if len(bad):
                 raise ValueError(
                     f"regions must be boxes (x0, y0, x1, y1) with x0 < x1 and y0 < y1; row "
@@ -810,7 +827,9 @@ class CandidateSet:
                     "it with numpy.asarray(X[indices]) to index patches or pixels."
                 )
         n = len(self._rows)
-        if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(
+            key, (bool, np.bool_)
+        ):
             if not -n <= key < n:
                 raise IndexError(f"candidate index {key} is out of range for {n} candidates.")
             return self._pool.generate(self._rows[[int(key)]])[0]

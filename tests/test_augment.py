@@ -68,7 +68,9 @@ def test_box_resampled_scale_keeps_coordinates_within_one_level():
     # the crop is the 12 px square [19, 31) x [9, 21); output pixel j samples x = 19 + 1.2 (j + 0.5)
     centres = 19 + 1.2 * (np.arange(10) + 0.5) - 0.5
     np.testing.assert_allclose(patch[0], np.broadcast_to(centres, (10, 10)), atol=1.0)
-    np.testing.assert_allclose(patch[1], np.broadcast_to((centres - 10)[:, None], (10, 10)), atol=1.0)
+    np.testing.assert_allclose(
+        patch[1], np.broadcast_to((centres - 10)[:, None], (10, 10)), atol=1.0
+    )
 
 
 def test_box_not_square_stretches_the_rectangle():
@@ -135,12 +137,16 @@ def test_frame_pyramid_is_whole_frame_quadrants_and_cells():
     boxes = p.crop_boxes(img.shape)
     assert boxes.shape == (21, 4)
     np.testing.assert_array_equal(boxes[0], [0, 0, 16, 16])
-    np.testing.assert_array_equal(boxes[1:5], [[0, 0, 8, 8], [8, 0, 16, 8], [0, 8, 8, 16], [8, 8, 16, 16]])
+    np.testing.assert_array_equal(
+        boxes[1:5], [[0, 0, 8, 8], [8, 0, 16, 8], [0, 8, 8, 16], [8, 8, 16, 16]]
+    )
     patches = p.generate(img)
     # the 4 x 4 cells are 4 px: exact crops in row-major order
     for k in range(16):
         i, j = divmod(k, 4)
-        np.testing.assert_array_equal(patches[5 + k], crop_chw(img, 4 * j, 4 * i, 4 * j + 4, 4 * i + 4))
+        np.testing.assert_array_equal(
+            patches[5 + k], crop_chw(img, 4 * j, 4 * i, 4 * j + 4, 4 * i + 4)
+        )
     # quadrants and whole frame are shrunk: the mean coordinate is kept
     assert abs(patches[2, 0].mean() - 11.5) < 0.6 and abs(patches[2, 1].mean() - 3.5) < 0.6
     assert abs(patches[0, 0].mean() - 7.5) < 0.6
@@ -163,8 +169,12 @@ def test_frame_random_layout_is_seeded_and_inside_the_frame():
     assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 60).all() and (boxes[:, 3] <= 40).all()
     a = p.generate(img, random_state=3)
     np.testing.assert_array_equal(a, p.generate(img, random_state=3))
-    np.testing.assert_array_equal(a, frame_patches(img, n_patches=30, patch_size=8, layout="random",
-                                                   crop_scale=(0.3, 0.6), random_state=3))
+    np.testing.assert_array_equal(
+        a,
+        frame_patches(
+            img, n_patches=30, patch_size=8, layout="random", crop_scale=(0.3, 0.6), random_state=3
+        ),
+    )
     assert not np.array_equal(a, p.generate(img, random_state=4))
     # each patch shows its box: mean x coordinate matches the box centre
     centres = (boxes[:, 0] + boxes[:, 2]) / 2 - 0.5
@@ -186,7 +196,7 @@ def test_axis_angle_zero_is_an_exact_crop_and_rotations_are_exact():
     patches = p.generate(img, (35, 25, 0.0))
     base = crop_chw(img, 30, 20, 40, 30)
     np.testing.assert_array_equal(patches[0], base)
-    # the patch's x-axis turns counter-clockwise on screen: 90 degrees = clockwise rotation of the crop
+    # the patch's x-axis turns counter-clockwise on screen: 90 degrees rotates the crop clockwise
     np.testing.assert_array_equal(patches[1], np.rot90(base, -1, axes=(1, 2)))
     np.testing.assert_array_equal(patches[2], np.rot90(base, 2, axes=(1, 2)))
     np.testing.assert_array_equal(patches[3], np.rot90(base, 1, axes=(1, 2)))
@@ -210,7 +220,9 @@ def test_axis_scales_and_oblique_angle_sample_the_right_place():
     np.testing.assert_allclose(patches[:, 0].mean(axis=(1, 2)), 39.5, atol=0.6)
     np.testing.assert_allclose(patches[:, 1].mean(axis=(1, 2)), 39.5, atol=0.6)
     # along the patch's rows, x changes at cos(angle) * side / patch_size per pixel
-    for k, (side, angle) in enumerate([(16, 30), (16, 150), (16, 270), (32, 30), (32, 150), (32, 270)]):
+    for k, (side, angle) in enumerate(
+        [(16, 30), (16, 150), (16, 270), (32, 30), (32, 150), (32, 270)]
+    ):
         slope = np.polyfit(np.arange(4, 12), patches[k, 0, 8, 4:12], 1)[0]
         assert abs(slope - np.cos(np.deg2rad(angle)) * side / 16) < 0.1
 
@@ -249,7 +261,9 @@ def test_protocols_are_cloneable_parameter_objects():
     ],
 )
 def test_bad_parameters_name_the_parameter(protocol, message):
-    region = {BoxProtocol: (1, 1, 5, 5), FrameProtocol: None, AxisProtocol: (5, 5, 0)}[type(protocol)]
+    region = {BoxProtocol: (1, 1, 5, 5), FrameProtocol: None, AxisProtocol: (5, 5, 0)}[
+        type(protocol)
+    ]
     with pytest.raises(ValueError, match=message):
         protocol.generate(coord_image(), region)
 

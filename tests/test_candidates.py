@@ -10,7 +10,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold, cross_val_score, train_test_split
 from sklearn.utils import _safe_indexing
 
-from sklearn_aift.augment import AxisProtocol, BoxProtocol, FrameProtocol, box_patches, frame_patches
+from sklearn_aift.augment import (
+    AxisProtocol,
+    BoxProtocol,
+    FrameProtocol,
+    box_patches,
+    frame_patches,
+)
 from sklearn_aift.candidates import (
     CandidateSet,
     check_candidate_labels,
@@ -29,8 +35,14 @@ def images():
 
 @pytest.fixture
 def box_set(images):
-    boxes = [[4, 4, 20, 20], [10, 8, 30, 24], [0, 0, 12, 16], [20, 10, 40, 30], [5, 20, 25, 38],
-             [30, 2, 46, 18]]
+    boxes = [
+        [4, 4, 20, 20],
+        [10, 8, 30, 24],
+        [0, 0, 12, 16],
+        [20, 10, 40, 30],
+        [5, 20, 25, 38],
+        [30, 2, 46, 18],
+    ]
     return CandidateSet(images, BoxProtocol(patch_size=8), boxes, image_index=[0, 0, 1, 2, 3, 4])
 
 
@@ -172,8 +184,13 @@ def test_candidate_keys_identify_patch_content(images, box_set):
     assert len(keys) == 6 and len(set(keys)) == 6 and all(isinstance(k, str) for k in keys)
     assert list(box_set[[5, 0]].candidate_keys()) == [keys[5], keys[0]]
     # same content in another set (another construction, a copy of the pixels): same keys
-    twin = CandidateSet(images.copy(), BoxProtocol(patch_size=8), box_set.regions,
-                        image_index=box_set.image_index, random_state=123)
+    twin = CandidateSet(
+        images.copy(),
+        BoxProtocol(patch_size=8),
+        box_set.regions,
+        image_index=box_set.image_index,
+        random_state=123,
+    )
     assert list(twin.candidate_keys()) == list(keys)
     assert list(pickle.loads(pickle.dumps(box_set)).candidate_keys()) == list(keys)
     # different protocol parameters, pixels or regions: different keys
@@ -182,7 +199,14 @@ def test_candidate_keys_identify_patch_content(images, box_set):
     changed = images.copy()
     changed[0, 0, 0, 0] ^= 1
     moved = CandidateSet(changed, BoxProtocol(patch_size=8), box_set.regions, box_set.image_index)
-    assert [a == b for a, b in zip(moved.candidate_keys(), keys)] == [False, False, True, True, True, True]
+    assert [a == b for a, b in zip(moved.candidate_keys(), keys)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]
     # random protocols: keys depend on the seed
     rnd = FrameProtocol(n_patches=3, patch_size=8, layout="random")
     k1 = CandidateSet(images, rnd, random_state=1).candidate_keys()
@@ -230,7 +254,9 @@ def test_pickle_round_trip(box_set):
 def test_concatenate_candidates(box_set):
     joined = concatenate_candidates([box_set[[0]], box_set[[4, 2]]])
     assert isinstance(joined, CandidateSet) and joined.rows.tolist() == [0, 4, 2]
-    other = CandidateSet(np.zeros((1, 20, 20, 3), np.uint8), BoxProtocol(patch_size=8), [[0, 0, 5, 5]])
+    other = CandidateSet(
+        np.zeros((1, 20, 20, 3), np.uint8), BoxProtocol(patch_size=8), [[0, 0, 5, 5]]
+    )
     mixed = concatenate_candidates([box_set[[0]], other])
     assert isinstance(mixed, np.ndarray) and mixed.shape == (2, 96, 3, 8, 8)
     with pytest.raises(ValueError, match="patch shapes"):
@@ -256,8 +282,16 @@ def test_file_sources_are_read_lazily(tmp_path, images, counting):
 
 def test_memmap_cache_generates_once_and_persists(tmp_path, images, counting):
     regions = [[0, 0, 10, 10], [5, 5, 25, 25], [10, 0, 30, 20]]
-    make = lambda imgs: CandidateSet(imgs, BoxProtocol(patch_size=8), regions, image_index=[0, 1, 2],
-                                     cache_dir=tmp_path / "cache")
+
+    def make(imgs):
+        return CandidateSet(
+            imgs,
+            BoxProtocol(patch_size=8),
+            regions,
+            image_index=[0, 1, 2],
+            cache_dir=tmp_path / "cache",
+        )
+
     X = make(images)
     assert X.cache_info() == {"cache_dir": str(tmp_path / "cache"), "cached": 0, "n": 3}
     first = np.asarray(X[[2, 0]])
@@ -291,7 +325,11 @@ def test_memmap_cache_generates_once_and_persists(tmp_path, images, counting):
         (dict(images=np.zeros((0, 8, 8), np.uint8)), ValueError, "empty"),
         (dict(images=[]), ValueError, "empty"),
         (dict(images="folder"), TypeError, "images must be"),
-        (dict(images=[np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.uint8)]), ValueError, "channel counts"),
+        (
+            dict(images=[np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.uint8)]),
+            ValueError,
+            "channel counts",
+        ),
         (dict(regions=[[0, 0, 4]] * 2, protocol=BoxProtocol()), ValueError, "4 values"),
         (dict(regions=[[0, 0, 4, 4]] * 3), ValueError, "image_index"),
         (dict(regions=[[4, 0, 4, 4]] * 2), ValueError, "x0 < x1"),
@@ -299,7 +337,11 @@ def test_memmap_cache_generates_once_and_persists(tmp_path, images, counting):
         (dict(regions=[[0, 0, 4, 4]] * 2, image_index=[0, 5]), ValueError, r"\[0, 2\)"),
         (dict(regions=[[0, 0, 4, 4]] * 2, image_index=[0]), ValueError, "must match"),
         (dict(protocol=BoxProtocol()), ValueError, "needs regions"),
-        (dict(regions=[[0, 0, 4, 4]] * 2, protocol=FrameProtocol()), ValueError, "regions must be None"),
+        (
+            dict(regions=[[0, 0, 4, 4]] * 2, protocol=FrameProtocol()),
+            ValueError,
+            "regions must be None",
+        ),
         (dict(protocol="box"), TypeError, "patch protocol"),
         (dict(random_state=-1), ValueError, "random_state"),
         (dict(random_state="x"), TypeError, "random_state"),

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from scipy import ndimage
 
 from sklearn_aift.augment import BoxProtocol, FrameProtocol, box_patches
 from sklearn_aift.candidates import CandidateSet
@@ -83,8 +82,9 @@ def test_synthetic_degradations_are_visible_in_patches(synthetic):
 
 
 def test_synthetic_random_layout_and_sizes():
-    b = make_colonoscopy_frames(n_frames=3, n_patches=7, frame_size=64, patch_size=24,
-                                layout="random", random_state=0)
+    b = make_colonoscopy_frames(
+        n_frames=3, n_patches=7, frame_size=64, patch_size=24, layout="random", random_state=0
+    )
     assert b.data.shape == (3, 7, 3, 24, 24) and b.frames.shape == (3, 64, 64, 3)
 
 
@@ -131,12 +131,19 @@ def test_kvasir_real_folder(kvasir_dir):
     image = np.asarray(Image.open(b.image_paths[b.groups[k]]).convert("RGB"))
     np.testing.assert_array_equal(b.data[k], box_patches(image, b.boxes[k]))
     # the same seed gives the same candidates; boxes from the masks agree with the file's
-    again = load_kvasir_seg(kvasir_dir, max_frames=25, random_state=0, boxes="masks",
-                            protocol=BoxProtocol(shift=0, patch_size=32))
+    again = load_kvasir_seg(
+        kvasir_dir,
+        max_frames=25,
+        random_state=0,
+        boxes="masks",
+        protocol=BoxProtocol(shift=0, patch_size=32),
+    )
     assert again.data.shape[1:] == (24, 3, 32, 32) and (again.box_source == "masks").all()
     np.testing.assert_array_equal(again.frame_ids, b.frame_ids)
     a, f = again.boxes[again.target == 1][:10], b.boxes[b.target == 1][:10]
-    inter = np.clip(np.minimum(a[:, 2:], f[:, 2:]) - np.maximum(a[:, :2], f[:, :2]), 0, None).prod(1)
+    inter = np.clip(np.minimum(a[:, 2:], f[:, 2:]) - np.maximum(a[:, :2], f[:, :2]), 0, None).prod(
+        1
+    )
     union = (a[:, 2:] - a[:, :2]).prod(1) + (f[:, 2:] - f[:, :2]).prod(1) - inter
     assert np.median(inter / union) > 0.8
 
@@ -158,7 +165,9 @@ def make_polyp_folder(root, n=4, size=64, ext=".png"):
 
 def test_kvasir_layout_without_box_file(tmp_path):
     root = make_polyp_folder(tmp_path / "polyps")
-    b = load_kvasir_seg(root, protocol=BoxProtocol(patch_size=16), negatives_per_frame=2, test_size=0.5)
+    b = load_kvasir_seg(
+        root, protocol=BoxProtocol(patch_size=16), negatives_per_frame=2, test_size=0.5
+    )
     assert (b.box_source == "masks").all()
     assert b.target.sum() == 5  # one polyp per frame, two in frame0
     np.testing.assert_array_equal(b.boxes[b.target == 1][0], [10, 8, 30, 24])
@@ -224,7 +233,9 @@ def test_medmnist_real_file(breastmnist_npz):
     assert load_medmnist(breastmnist_npz, split="val").data.shape[0] == 78
     patches = np.asarray(X[[0, 1]])
     assert patches.dtype == np.uint8 and patches.std() > 0
-    np.testing.assert_array_equal(patches, np.asarray(load_medmnist(breastmnist_npz, "test").data[[0, 1]]))
+    np.testing.assert_array_equal(
+        patches, np.asarray(load_medmnist(breastmnist_npz, "test").data[[0, 1]])
+    )
 
 
 def test_medmnist_bad_files(tmp_path):
@@ -238,12 +249,18 @@ def test_medmnist_bad_files(tmp_path):
     np.savez(tmp_path / "keys.npz", train_images=np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(ValueError, match="train_labels"):
         load_medmnist(tmp_path / "keys.npz")
-    np.savez(tmp_path / "multi.npz", train_images=np.zeros((2, 28, 28), np.uint8),
-             train_labels=np.zeros((2, 14)))
+    np.savez(
+        tmp_path / "multi.npz",
+        train_images=np.zeros((2, 28, 28), np.uint8),
+        train_labels=np.zeros((2, 14)),
+    )
     with pytest.raises(ValueError, match="multi-label"):
         load_medmnist(tmp_path / "multi.npz")
-    np.savez(tmp_path / "rgb.npz", test_images=np.zeros((3, 28, 28, 3), np.uint8),
-             test_labels=np.arange(3)[:, None])
+    np.savez(
+        tmp_path / "rgb.npz",
+        test_images=np.zeros((3, 28, 28, 3), np.uint8),
+        test_labels=np.arange(3)[:, None],
+    )
     assert load_medmnist(tmp_path / "rgb.npz", "test").data.shape == (3, 21, 3, 28, 28)
 
 
@@ -254,7 +271,9 @@ def test_image_folder(tmp_path):
         (tmp_path / cls).mkdir()
         for i in range(n):
             size = (30 + 10 * i, 40)
-            Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(tmp_path / cls / f"{i}.jpg")
+            Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(
+                tmp_path / cls / f"{i}.jpg"
+            )
     (tmp_path / "b_normal" / "notes.txt").write_text("ignored")
     b = load_image_folder(tmp_path, protocol=FrameProtocol(n_patches=5, patch_size=16))
     assert b.target_names.tolist() == ["a_polyp", "b_normal"]
@@ -271,7 +290,10 @@ def test_image_folder_bad_input(tmp_path):
     with pytest.raises(ValueError, match="no class subfolders"):
         load_image_folder(tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no readable images"), pytest.warns(UserWarning, match="empty"):
+    with (
+        pytest.raises(ValueError, match="no readable images"),
+        pytest.warns(UserWarning, match="empty"),
+    ):
         load_image_folder(tmp_path)
     (tmp_path / "ok").mkdir()
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "ok" / "good.png")

@@ -33,7 +33,9 @@ def list_images(folder: Path, extensions: tuple = IMAGE_EXTENSIONS) -> list[Path
     """Image files directly inside ``folder`` (by extension, case-insensitive), sorted."""
     exts = tuple(e.lower() for e in extensions)
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
     )
 
 

@@ -9,7 +9,14 @@ from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet, _resolve_seed
-from ._base import IMAGE_EXTENSIONS, _READ_ERRORS, check_dir, check_image_file, list_images, warn_skipped
+from ._base import (
+    _READ_ERRORS,
+    IMAGE_EXTENSIONS,
+    check_dir,
+    check_image_file,
+    list_images,
+    warn_skipped,
+)
 
 __all__ = ["load_image_folder"]
 
@@ -43,9 +50,10 @@ def load_image_folder(
         pixels: the image, its quadrants and its 4 x 4 cells).
     image_mode : {"RGB", "L"}, default="RGB"
         Colour mode images are converted to (3 or 1 channels).
-    extensions : tuple of str, default=(".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp")
-        File extensions taken as images (case-insensitive); other files are
-        ignored.
+    extensions : tuple of str, default=IMAGE_EXTENSIONS
+        File extensions taken as images (case-insensitive): by default ``.jpg``,
+        ``.jpeg``, ``.png``, ``.bmp``, ``.tif``, ``.tiff``, ``.gif``, ``.webp``.
+        Other files are ignored.
     verify : bool, default=True
         Decode every image once at loading to find unreadable files (else only
         their headers are read).
@@ -91,7 +99,8 @@ def load_image_folder(
     >>> for name, value in [("benign", 60), ("malignant", 200)]:
     ...     (root / name).mkdir()
     ...     for i in range(2):
-    ...         Image.fromarray(np.full((40, 50, 3), value, np.uint8)).save(root / name / f"{i}.png")
+    ...         image = Image.fromarray(np.full((40, 50, 3), value, np.uint8))
+    ...         image.save(root / name / f"{i}.png")
     >>> images = load_image_folder(root)
     >>> images.data.shape, images.target.tolist(), images.target_names.tolist()
     ((4, 21, 3, 64, 64), [0, 0, 1, 1], ['benign', 'malignant'])

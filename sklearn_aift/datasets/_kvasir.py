@@ -282,18 +282,30 @@ def load_kvasir_seg(
     root = check_dir(data_dir, "data_dir")
     images_dir = check_dir(root / "images", "images folder")
     masks_dir = check_dir(root / "masks", "masks folder")
-    if isinstance(negatives_per_frame, bool) or not isinstance(negatives_per_frame, (int, np.integer)) or negatives_per_frame < 0:
-        raise ValueError(f"negatives_per_frame must be a non-negative integer; got {negatives_per_frame!r}.")
+    if (
+        isinstance(negatives_per_frame, bool)
+        or not isinstance(negatives_per_frame, (int, np.integer))
+        or negatives_per_frame < 0
+    ):
+        raise ValueError(
+            f"negatives_per_frame must be a non-negative integer; got {negatives_per_frame!r}."
+        )
     if test_size is not None and not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
         raise ValueError(f"test_size must be a number in [0, 1) or None; got {test_size!r}.")
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+    if max_frames is not None and (
+        isinstance(max_frames, bool)
+        or not isinstance(max_frames, (int, np.integer))
+        or max_frames < 1
+    ):
         raise ValueError(f"max_frames must be a positive integer or None; got {max_frames!r}.")
     if not isinstance(min_box_size, (int, float)) or min_box_size < 1:
         raise ValueError(f"min_box_size must be a number >= 1; got {min_box_size!r}.")
     if protocol is None:
         protocol = BoxProtocol()
     if getattr(protocol, "region_size", None) != 4:
-        raise ValueError(f"protocol must be a box protocol (such as BoxProtocol()); got {protocol!r}.")
+        raise ValueError(
+            f"protocol must be a box protocol (such as BoxProtocol()); got {protocol!r}."
+        )
     seed = _resolve_seed(random_state)
 
     pairs = _match_pairs(images_dir, masks_dir)
@@ -377,7 +389,9 @@ def load_kvasir_seg(
     if missing:
         logger.info("%d negative boxes found no polyp-free room and were left out", missing)
     if not regions:
-        raise ValueError(f"no candidates in {str(root)!r}: no polyp boxes and no room for negatives.")
+        raise ValueError(
+            f"no candidates in {str(root)!r}: no polyp boxes and no room for negatives."
+        )
     regions = np.asarray(regions, dtype=np.float64)
     target = np.asarray(labels, dtype=np.int64)
     groups = np.asarray(groups, dtype=np.int64)

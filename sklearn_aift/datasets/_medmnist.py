@@ -120,7 +120,11 @@ def load_medmnist(
         if "has no" in str(exc):
             raise
         raise ValueError(f"cannot read {str(path)!r} as a .npz file: {exc}") from exc
-    if images.dtype != np.uint8 or images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3)):
+    if (
+        images.dtype != np.uint8
+        or images.ndim not in (3, 4)
+        or (images.ndim == 4 and images.shape[-1] not in (1, 3))
+    ):
         raise ValueError(
             f"{split}_images in {str(path)!r} must be uint8 of shape (n, H, W) or (n, H, W, 3); "
             f"got {images.dtype} {images.shape}."
@@ -140,7 +144,9 @@ def load_medmnist(
     if len(images) == 0:
         raise ValueError(f"{str(path)!r} holds no {split} images.")
     if protocol is None:
-        protocol = FrameProtocol(n_patches=21, patch_size=28, layout="random", crop_scale=(0.5, 1.0))
+        protocol = FrameProtocol(
+            n_patches=21, patch_size=28, layout="random", crop_scale=(0.5, 1.0)
+        )
     data = CandidateSet(images, protocol, random_state=_resolve_seed(random_state))
     target = labels.astype(np.int64)
     if return_X_y:

@@ -56,7 +56,9 @@ def _mucosa(rng: np.random.Generator, size: int) -> np.ndarray:
         phase = rng.uniform(0, 2 * np.pi)
         freq = rng.uniform(1.5, 3.5)
         band = np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + phase)
-        img = img - (np.clip(band, 0.6, 1.0) - 0.6)[..., None] * np.array([55.0, 45.0, 40.0], np.float32)
+        img = img - (np.clip(band, 0.6, 1.0) - 0.6)[..., None] * np.array(
+            [55.0, 45.0, 40.0], np.float32
+        )
     # granular texture
     grain = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), 0.8)
     img += grain[..., None] * np.array([30.0, 22.0, 20.0])
@@ -119,7 +121,9 @@ def _apply(kind: str, rng: np.random.Generator, img: np.ndarray, mask: np.ndarra
         steps = np.linspace(-length / 2, length / 2, 15)
         acc = np.zeros_like(img)
         for t in steps:
-            acc += np.roll(img, (int(round(t * np.sin(angle))), int(round(t * np.cos(angle)))), (0, 1))
+            acc += np.roll(
+                img, (int(round(t * np.sin(angle))), int(round(t * np.cos(angle)))), (0, 1)
+            )
         out = acc / len(steps)
         # bright smeared highlights along the motion direction
         gy, gx = np.ogrid[0:size, 0:size]
@@ -143,7 +147,9 @@ def _apply(kind: str, rng: np.random.Generator, img: np.ndarray, mask: np.ndarra
             gy, gx = np.ogrid[y0:y1, x0:x1]
             d = np.sqrt((gy - cy) ** 2 + (gx - cx) ** 2)
             rim = 0.75 * np.exp(-(((d - r) / 0.8) ** 2))[..., None]
-            glint = np.exp(-((gy - cy + 0.45 * r) ** 2 + (gx - cx + 0.45 * r) ** 2) / (0.25 * r + 0.4) ** 2)
+            glint = np.exp(
+                -((gy - cy + 0.45 * r) ** 2 + (gx - cx + 0.45 * r) ** 2) / (0.25 * r + 0.4) ** 2
+            )
             patch = out[y0:y1, x0:x1]
             patch = np.where((d < r)[..., None], patch * 0.9 + 22.0, patch)
             patch = patch * (1 - rim) + 250.0 * rim
@@ -253,7 +259,11 @@ def make_colonoscopy_frames(
     """
     if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
         raise ValueError(f"n_frames must be a positive integer; got {n_frames!r}.")
-    if isinstance(frame_size, bool) or not isinstance(frame_size, (int, np.integer)) or frame_size < 32:
+    if (
+        isinstance(frame_size, bool)
+        or not isinstance(frame_size, (int, np.integer))
+        or frame_size < 32
+    ):
         raise ValueError(f"frame_size must be an integer of at least 32; got {frame_size!r}.")
     if not isinstance(threshold, (int, float)) or not 0.2 < threshold < 0.95:
         raise ValueError(f"threshold must be a number in (0.2, 0.95); got {threshold!r}.")
