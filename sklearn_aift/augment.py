@@ -242,6 +242,12 @@ class _Protocol(BaseEstimator):
         Returns
         -------
         shape : tuple of int
+
+        Examples
+        --------
+        >>> from sklearn_aift.augment import BoxProtocol
+        >>> BoxProtocol(patch_size=32).output_shape(3)
+        (96, 3, 32, 32)
         """
         self._validate()
         return (self.n_patches, int(n_channels), int(self.patch_size), int(self.patch_size))
@@ -265,6 +271,22 @@ class _Protocol(BaseEstimator):
         Returns
         -------
         patches : ndarray of shape (m, C, patch_size, patch_size), uint8
+            The candidate's patches, in the protocol's order.
+
+        Raises
+        ------
+        TypeError
+            If ``image`` is not uint8.
+        ValueError
+            If ``image``, ``region`` or a parameter is malformed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift.augment import AxisProtocol
+        >>> image = np.zeros((64, 64, 3), dtype=np.uint8)
+        >>> AxisProtocol(patch_size=16, n_rotations=2).generate(image, (32, 32, 45.0)).shape
+        (18, 3, 16, 16)
         """
         self._validate()
         image = _check_image(image)
@@ -841,8 +863,20 @@ def box_patches(
         The source image.
     box : array-like of shape (4,)
         ``(x0, y0, x1, y1)`` in continuous pixel coordinates.
-    patch_size, scales, shift, include_center, dihedral, square, padding_mode
-        As in :class:`BoxProtocol`.
+    patch_size : int, default=64
+        Side of the square output patches in pixels.
+    scales : sequence of float, default=(1.0, 1.2, 1.5)
+        Enlargement factors of the box (the paper's values).
+    shift : float, default=0.1
+        Translation as a fraction of the enlarged box side; 0 disables it.
+    include_center : bool, default=False
+        Also keep the untranslated box (120 patches instead of 96).
+    dihedral : {1, 2, 4, 8}, default=8
+        Number of rotations/mirrors of each crop.
+    square : bool, default=True
+        Crop a square of side ``f * max(w, h)`` rather than stretching the box.
+    padding_mode : {"reflect", "edge", "constant"}, default="reflect"
+        How pixels outside the image are filled.
 
     Returns
     -------
@@ -895,14 +929,22 @@ def frame_patches(
     ----------
     image : ndarray of shape (H, W) or (H, W, C), uint8
         The frame.
-    n_patches, patch_size, layout, crop_scale
-        As in :class:`FrameProtocol`.
+    n_patches : int, default=21
+        Patches per frame; with ``layout="pyramid"`` one of 1, 5, 21, 85, ...
+    patch_size : int, default=64
+        Side of the square output patches in pixels.
+    layout : {"pyramid", "random"}, default="pyramid"
+        The three-level grid or random square crops.
+    crop_scale : (float, float), default=(0.25, 1.0)
+        With ``layout="random"``: range of the crop side as a fraction of the
+        frame's shorter side.
     random_state : int, Generator, RandomState or None, default=None
         Randomness of ``layout="random"``.
 
     Returns
     -------
     patches : ndarray of shape (n_patches, C, patch_size, patch_size), uint8
+        The frame's patches, in the protocol's order.
 
     Examples
     --------
@@ -945,14 +987,32 @@ def axis_patches(
         ``(cx, cy)`` in continuous pixel coordinates.
     angle : float
         Axis direction in degrees, counter-clockwise on screen from +x.
-    patch_size, size, scales, shifts, n_rotations, random_rotations, padding_mode
-        As in :class:`AxisProtocol`.
+    patch_size : int, default=64
+        Side of the square output patches in pixels.
+    size : float, default=32
+        Side, in source pixels, of the patch at scale 1.
+    scales : sequence of float, default=(1.0, 1.5, 2.0)
+        Multiples of ``size`` (the paper's 10, 15, 20 mm).
+    shifts : sequence of float, default=(-0.2, 0.0, 0.2)
+        Translations along the axis as fractions of the patch side.
+    n_rotations : int, default=6
+        Orientations per scale and translation.
+    random_rotations : bool, default=False
+        Draw each patch's rotation uniformly instead of the even spacing.
+    padding_mode : {"reflect", "edge", "constant"}, default="reflect"
+        How pixels outside the image are filled.
     random_state : int, Generator, RandomState or None, default=None
         Randomness of ``random_rotations=True``.
 
     Returns
     -------
     patches : ndarray of shape (m, C, patch_size, patch_size), uint8
+        ``m = len(scales) * len(shifts) * n_rotations`` patches.
+
+    Raises
+    ------
+    ValueError
+        For a malformed image, centre or parameter.
 
     Examples
     --------

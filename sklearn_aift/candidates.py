@@ -644,8 +644,9 @@ class CandidateSet:
 
     See Also
     --------
-    sklearn_aift.augment.BoxProtocol, sklearn_aift.augment.FrameProtocol,
-    sklearn_aift.augment.AxisProtocol : the patch protocols.
+    sklearn_aift.augment.BoxProtocol : Patches around boxes (polyp detection).
+    sklearn_aift.augment.FrameProtocol : Patches of whole frames.
+    sklearn_aift.augment.AxisProtocol : Patches along an axis (PE detection).
 
     Examples
     --------
@@ -887,6 +888,7 @@ class CandidateSet:
         Returns
         -------
         patches : ndarray of shape (len(indices), m, C, P, P), uint8
+            Freshly generated (or read from the on-disk cache) patches.
 
         Examples
         --------
@@ -936,6 +938,7 @@ class CandidateSet:
         Returns
         -------
         keys : ndarray of str of shape (n,), dtype object
+            32-character hexadecimal BLAKE2b digests, one per candidate.
 
         Examples
         --------
@@ -983,6 +986,7 @@ def concatenate_candidates(sets: Any) -> Any:
     Returns
     -------
     joined : CandidateSet or ndarray of shape (sum n, m, C, P, P)
+        A lazy set when every input is a subset of the same set, else an array.
 
     Raises
     ------
