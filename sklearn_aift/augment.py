@@ -138,8 +138,8 @@ def _extract(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, mode: str) -
 
 def _to_pil(region: np.ndarray) -> Image.Image:
     if region.shape[2] == 1:
-        return Image.fromarray(np.ascontiguousarray(region[:, :, 0]), mode="L")
-    return Image.fromarray(np.ascontiguousarray(region), mode="RGB")
+        return Image.fromarray(np.ascontiguousarray(region[:, :, 0]))  # mode "L"
+    return Image.fromarray(np.ascontiguousarray(region))  # mode "RGB"
 
 
 def _from_pil(im: Image.Image) -> np.ndarray:

@@ -37,7 +37,7 @@ situation AIFT's majority selection is made for.
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
     """Smooth random field in [-1, 1]: noise on a coarse grid, bicubic upsampling."""
     coarse = rng.standard_normal((cells + 1, cells + 1)).astype(np.float32)
-    im = Image.fromarray(coarse, mode="F").resize((shape[1], shape[0]), Image.Resampling.BICUBIC)
+    im = Image.fromarray(coarse).resize((shape[1], shape[0]), Image.Resampling.BICUBIC)
     field = np.asarray(im)
     return field / (np.abs(field).max() + 1e-6)
 
