@@ -18,10 +18,6 @@ sys.path.insert(0, str(HERE / "_ext"))
 import sklearn_aift  # noqa: E402
 from api_reference import write_api_page  # noqa: E402
 
-# The gallery trains small networks: keep it reproducible and polite to a
-# shared 2-core machine.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-
 # -- Project -----------------------------------------------------------------
 
 project = "sklearn-aift"

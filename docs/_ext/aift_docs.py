@@ -25,7 +25,7 @@ from docutils.statemachine import StringList
 #: (``tests/test_docs.py`` checks that they agree).
 PATTERNS = {
     "A": [0.40, 0.42, 0.45, 0.47, 0.49, 0.50, 0.51, 0.53, 0.55, 0.58, 0.60],
-    "B": [0.02, 0.116, 0.212, 0.308, 0.404, 0.50, 0.596, 0.692, 0.788, 0.884, 0.98],
+    "B": [0.02, 0.12, 0.21, 0.31, 0.40, 0.50, 0.60, 0.69, 0.79, 0.88, 0.98],
     "C": [0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.92, 0.94, 0.95, 0.97, 0.98],
     "D": [0.01, 0.02, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10],
     "E": [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.98, 0.99],
@@ -245,6 +245,19 @@ def markdown_to_rst(text: str, *, image_dir: str, top_level: int = 2) -> list[st
             out += ["   " + b if b.strip() else "" for b in body]
             out.append("")
             continue
+        if line.startswith(("    ", "\t")) and (not out or not out[-1].strip()):
+            # an indented code block (after a blank line, outside lists)
+            body = []
+            while i < len(lines) and (lines[i].startswith(("    ", "\t")) or not lines[i].strip()):
+                body.append(lines[i].expandtabs(4)[4:])
+                i += 1
+            while body and not body[-1].strip():
+                body.pop()
+            language = "bash" if body and body[0].lstrip().startswith((".venv", "make", "python", "sklearn-aift", "pip")) else "text"
+            out += [f".. code-block:: {language}", ""]
+            out += ["   " + b if b.strip() else "" for b in body]
+            out.append("")
+            continue
         heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", stripped)
         if heading:
             level = len(heading.group(1))
@@ -340,7 +353,46 @@ class IncludeMarkdown(Directive):
         return []
 
 
+class BenchmarkFigures(Directive):
+    """Show every PNG of a folder that a Markdown file does not already show.
+
+    Usage: ``.. aift-benchmark-figures:: ../benchmarks/results`` with the
+    option ``:skip-referenced-in: ../benchmarks/RESULTS.md``. Figures appear
+    in file-name order, captioned with their file name, so a new benchmark
+    plot is on the page without editing it.
+    """
+
+    required_arguments = 1
+    option_spec = {"skip-referenced-in": str}
+
+    def run(self):
+        env = self.state.document.settings.env
+        _, folder = env.relfn2path(self.arguments[0])
+        env.note_dependency(folder)
+        skip_text = ""
+        if "skip-referenced-in" in self.options:
+            rel, md = env.relfn2path(self.options["skip-referenced-in"])
+            env.note_dependency(rel)
+            if Path(md).is_file():
+                skip_text = Path(md).read_text(encoding="utf-8")
+        pngs = sorted(p for p in Path(folder).glob("*.png") if p.name not in skip_text)
+        if not pngs:
+            return []
+        lines = [".. rubric:: Further figures in benchmarks/results", ""]
+        for png in pngs:
+            lines += [
+                f".. figure:: {self.arguments[0]}/{png.name}",
+                "   :width: 100%",
+                "",
+                f"   ``benchmarks/results/{png.name}``",
+                "",
+            ]
+        self.state_machine.insert_input(StringList(lines, source=folder), folder)
+        return []
+
+
 def setup(app):
     app.add_directive("aift-prediction-patterns", PredictionPatternsTable)
     app.add_directive("aift-include-markdown", IncludeMarkdown)
+    app.add_directive("aift-benchmark-figures", BenchmarkFigures)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -154,7 +154,7 @@ def render_api_page(package: str = "sklearn_aift") -> str:
         "=============",
         "",
         f"Every public name of ``{package}`` (its ``__all__``), by module. Each can also be "
-        f"imported from the package itself, e.g. ``from {package} import check_candidates``.",
+        f"imported from the package itself, e.g. ``from {package} import ActiveLearner``.",
         "",
     ]
     for title, summary, items in api_entries(package):
