@@ -975,7 +975,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
                     acts = self._activations(module, X, idx, keys, cache, fingerprint, device)
                     inputs, flag = torch.cat(acts), True
                 else:
-                    raw = materialize(X, idx)
+                    raw = _candidate_batch(X, idx[0], idx[-1] + 1)
                     flat = raw.reshape(len(idx) * m, *raw.shape[2:])
                     inputs, flag = _as_tensor(flat), False
                 with torch.inference_mode(), _cached_input(module, flag):
@@ -1371,6 +1371,14 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- helpers
+def _candidate_batch(X: Any, start: int, stop: int) -> np.ndarray:
+    """Candidates ``start:stop`` as ``(b, m, C, H, W)``: a view for (validated) arrays."""
+    if isinstance(X, np.ndarray):
+        batch = X[start:stop]
+        return batch[:, None] if batch.ndim == 4 else batch
+    return materialize(X, np.arange(start, stop))
+
+
 def _positive_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
 
