@@ -7,6 +7,7 @@ gallery in ``examples/`` is executed at build time on the CPU.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -157,3 +158,22 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_show_sourcelink = False
+
+
+# -- Hooks ---------------------------------------------------------------------
+
+
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    """Hide scikit-learn's generated ``set_<method>_request`` plumbing.
+
+    scikit-learn adds these metadata-routing setters to every estimator class
+    whose methods take extra arguments; their docstrings point into
+    scikit-learn's own user guide, and they are not part of this library's API.
+    """
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_requests)

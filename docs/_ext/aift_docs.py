@@ -35,13 +35,13 @@ PATTERNS = {
 
 #: One-line reading of each pattern (paper, Sec. 3.4).
 DESCRIPTIONS = {
-    "A": "concentrated at 0.5: uncertain",
-    "B": "spread from 0 to 1: inconsistent",
-    "C": "clustered at both ends: noisy patch labels",
-    "D": "clustered at 0: confident",
-    "E": "clustered at 1: confident",
-    "F": "mostly near 0, with outliers",
-    "G": "mostly near 1, with outliers",
+    "A": "at 0.5",
+    "B": "spread 0 to 1",
+    "C": "at both ends",
+    "D": "at 0",
+    "E": "at 1",
+    "F": "near 0, outliers",
+    "G": "near 1, outliers",
 }
 
 
@@ -102,11 +102,15 @@ class PredictionPatternsTable(Directive):
     def run(self):
         methods, scores = pattern_scores()
         ranks = {m: _ranks(scores[m]) for m in methods}
-        headers = ["Pattern", "Patch probabilities (positive class)"] + methods
+        short = {
+            "(Entropy+Diversity)": "Ent.+Div.",
+            "(Entropy+Diversity) 1/4": "Ent.+Div. 1/4",
+        }
+        headers = ["", "Histogram"] + [short.get(m, m) for m in methods]
         table = nodes.table(classes=["aift-numbers", "aift-patterns"])
         group = nodes.tgroup(cols=len(headers))
         table += group
-        for width in [6, 34] + [10] * len(methods):
+        for width in [3, 14] + [10] * len(methods):
             group += nodes.colspec(colwidth=width)
         thead = nodes.thead()
         row = nodes.row()
@@ -117,8 +121,8 @@ class PredictionPatternsTable(Directive):
         tbody = nodes.tbody()
         for i, (name, values) in enumerate(PATTERNS.items()):
             row = nodes.row()
-            row += _entry(f"{name}: {DESCRIPTIONS[name]}")
-            row += _entry(" ".join(f"{v:.2f}" for v in values))
+            row += _entry(name)
+            row += _entry(DESCRIPTIONS[name])
             for method in methods:
                 rank = ranks[method][i]
                 cls = ("aift-first",) if rank == 0 else ("aift-second",) if rank == 1 else ()
@@ -126,9 +130,7 @@ class PredictionPatternsTable(Directive):
             tbody += row
         group += tbody
         title = nodes.title(
-            text="The seven prediction patterns of Table 1 (11 patches each), scored by "
-            "the six AIFT methods with lambda1 = lambda2 = 1 where both are on. "
-            "Each method's first choice is dark yellow, its second light yellow."
+            text="Scores of the seven patterns by the six AIFT methods"
         )
         table.insert(0, title)
         return [table]

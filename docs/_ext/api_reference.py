@@ -113,7 +113,11 @@ def _kind(obj: object) -> str:
 
 
 _KIND_ORDER = {"class": 0, "function": 1, "object": 2}
-TEMPLATES = {"class": "class.rst", "function": "function.rst", "object": "object.rst"}
+TEMPLATES = {
+    "class": "autosummary/class.rst",
+    "function": "autosummary/function.rst",
+    "object": "autosummary/object.rst",
+}
 
 
 def api_entries(package: str = "sklearn_aift") -> list[tuple[str, str, list[tuple[str, str, str]]]]:
