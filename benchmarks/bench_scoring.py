@@ -99,7 +99,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="candidates")
     parser.add_argument("--m", type=int, default=96, help="patches per candidate")
     parser.add_argument("--repeats", type=int, default=7, help="best of this many runs")
-    parser.add_argument("--literal-n", type=int, default=200, help="literal-loop subsample (alpha=1/4)")
+    parser.add_argument(
+        "--literal-n", type=int, default=200, help="literal-loop subsample (alpha=1/4)"
+    )
     parser.add_argument("--numpy-n", type=int, default=2000, help="per-candidate NumPy subsample")
     args = parser.parse_args()
 

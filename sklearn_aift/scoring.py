@@ -596,7 +596,7 @@ def candidate_scores(
         Candidates processed at a time.
     check_input : bool, default=True
         Validate the probability values (finite, in [0, 1], rows summing to
-        1). The check is fused into the scoring pass and costs about a fifth
+        1). The check is fused into the scoring pass and costs about 10%
         of the run time; pass False only for probabilities known to be valid,
         e.g. a network's softmax output. Shapes and parameters are always
         checked.

@@ -384,7 +384,9 @@ class AIFTSampling(_Strategy):
         P = patch_proba(learner, _subset(X_pool, keep, n_pool))
         return candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
 
-    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs):
+    def __call__(
+        self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs
+    ):
         return super().__call__(
             learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
         )
@@ -420,7 +422,9 @@ class RandomSampling(_Strategy):
         # one priority per pool candidate, so exclusions do not shift the others
         return _rng(random_state).random(n_pool)[keep]
 
-    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs):
+    def __call__(
+        self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs
+    ):
         return super().__call__(
             learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
         )
@@ -458,7 +462,9 @@ class MeanUncertainty(_Strategy):
         P = check_patch_proba(patch_proba(learner, _subset(X_pool, keep, n_pool)))
         return patch_entropy(P.mean(axis=1))
 
-    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs):
+    def __call__(
+        self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs
+    ):
         return super().__call__(
             learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
         )

@@ -334,7 +334,8 @@ def test_ragged_mask_equals_scoring_each_candidate_alone(data, n, m, K, alpha, l
     _close(got, literal_scores(P, alpha, *lam, patch_mask=mask))
     selected = majority_select(padded, alpha, patch_mask=mask)
     assert not (selected & ~mask).any()
-    np.testing.assert_array_equal(selected.sum(axis=1), np.maximum(np.floor(alpha * counts + 0.5), 1))
+    expected_k = np.maximum(np.floor(alpha * counts + 0.5), 1)
+    np.testing.assert_array_equal(selected.sum(axis=1), expected_k)
 
 
 def test_full_mask_equals_no_mask():
