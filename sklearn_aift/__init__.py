@@ -10,8 +10,15 @@ from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
 from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
+from .experiment import ResultsTable, annotation_saving, run_comparison
 from .learner import ActiveLearner
 from .net import ActivationCache, AIFTNet
+from .plotting import (
+    plot_learning_curves,
+    plot_prediction_patterns,
+    plot_selected_candidates,
+    plot_selection_balance,
+)
 from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
 from .strategies import (
     aift_sampling,
@@ -62,4 +69,11 @@ __all__ = [
     "entropy_quarter",
     "mean_uncertainty",
     "random_sampling",
+    "run_comparison",
+    "ResultsTable",
+    "annotation_saving",
+    "plot_learning_curves",
+    "plot_selection_balance",
+    "plot_selected_candidates",
+    "plot_prediction_patterns",
 ]

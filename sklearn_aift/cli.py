@@ -42,14 +42,14 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------
 
 DEMO = {
-    "n_pool": 240,
-    "n_test": 160,
+    "n_pool": 200,
+    "n_test": 120,
     "methods": ["entropy_diversity_quarter", "diversity_quarter", "ift_random"],
-    "rounds": 6,
+    "rounds": 8,
     "batch_size": 5,
     "seeds": 2,
     "input_size": 64,
-    "freeze": 14,
+    "freeze": 19,
     "epochs": 5,
     "epochs_incremental": 3,
 }
@@ -61,7 +61,7 @@ QUICK = {
     "batch_size": 4,
     "seeds": 1,
     "input_size": 48,
-    "freeze": 16,
+    "freeze": 19,
     "epochs": 2,
     "epochs_incremental": 1,
 }
@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="aift-demo-results", metavar="DIR",
                       help="output folder (default: %(default)s)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    demo.add_argument("--threads", type=_positive_int, default=1,
+                      help="CPU threads for torch (default: 1, which keeps the demo fast on a "
+                      "busy machine; 2 or more on an idle multi-core one)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     cmp = sub.add_parser(
@@ -188,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "initialisation (default: IMAGENET1K_V1)")
     cmp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     cmp.add_argument("--freeze", type=_non_negative_int, default=None,
-                     help="leading feature blocks kept frozen (their activations are cached); "
-                     "default: all but the last three")
+                     help="leading feature blocks kept frozen, their activations computed once "
+                     "and cached (default: all of them, so the last layer is fine-tuned: what "
+                     "a CPU can afford; 0 fine-tunes every layer, as the paper did)")
     cmp.add_argument("--input-size", type=_positive_int, default=64,
                      help="side patches are resized to inside the network (default: 64)")
     cmp.add_argument("--patch-size", type=_positive_int, default=64,
@@ -199,8 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--epochs-incremental", type=_positive_int, default=3,
                      help="epochs of every later fine-tuning (default: 3)")
     cmp.add_argument("--lr", type=_positive_float, default=1e-3,
-                     help="learning rate of the body in the first fit (default: 1e-3; the "
-                     "last layer gets 10x)")
+                     help="learning rate of the trainable body layers in the first fit "
+                     "(default: 1e-3; later fits use a tenth)")
+    cmp.add_argument("--head-lr", type=_positive_float, default=0.01,
+                     help="learning rate of the last layer in the first fit (default: 0.01)")
+    cmp.add_argument("--head-lr-incremental", type=_positive_float, default=0.01,
+                     help="learning rate of the last layer in every later fit (default: 0.01)")
+    cmp.add_argument("--gamma-incremental", type=_positive_float, default=0.5,
+                     help="per-epoch learning-rate factor in every later fit (default: 0.5)")
+    cmp.add_argument("--shifts", action="store_true",
+                     help="kvasir: add the paper's four 10%% translations to the box protocol "
+                     "(96 patches per candidate instead of 24)")
     cmp.add_argument("--n-candidates", type=_positive_int, default=400,
                      help="synthetic dataset: frames generated (60%% pool, 40%% test; "
                      "default: 400)")
@@ -211,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also fine-tune once per seed on the whole labeled pool")
     cmp.add_argument("--out", default="aift-results", metavar="DIR",
                      help="output folder (default: %(default)s)")
+    cmp.add_argument("--threads", type=_positive_int, default=None,
+                     help="CPU threads for torch (default: torch's own choice)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -268,6 +283,8 @@ def _check_data_dir(args: argparse.Namespace) -> Path | None:
 
 def _load_data(args: argparse.Namespace, data_path: Path | None):
     """Return (X_pool, y_pool, X_test, y_test, description)."""
+    import numpy as np
+
     from . import datasets
 
     if args.dataset == "synthetic":
@@ -277,29 +294,40 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
         test = datasets.make_colonoscopy_frames(n_frames=n_test, random_state=1)
         return pool.data, pool.target, test.data, test.target, "synthetic colonoscopy frames"
     if args.dataset == "kvasir":
-        train = datasets.load_kvasir_seg(data_path, subset="train", test_size=args.test_size,
-                                         patch_size=args.patch_size, random_state=0)
-        test = datasets.load_kvasir_seg(data_path, subset="test", test_size=args.test_size,
-                                        patch_size=args.patch_size, random_state=0)
-        return train.data, train.target, test.data, test.target, f"Kvasir-SEG at {data_path}"
+        from .augment import BoxProtocol
+
+        # the paper's box protocol without the translations: 3 scales x 8 orientations = 24
+        # patches per candidate (pass --shifts to add the four 10% translations: 96)
+        protocol = BoxProtocol(patch_size=args.patch_size, shift=0.1 if args.shifts else 0)
+        bunch = datasets.load_kvasir_seg(data_path, protocol=protocol, test_size=args.test_size,
+                                         random_state=0)
+        X, y = bunch.data, np.asarray(bunch.target)
+        train, test = np.asarray(bunch.train_index), np.asarray(bunch.test_index)
+        return X[train], y[train], X[test], y[test], f"Kvasir-SEG at {data_path}"
     if args.dataset == "medmnist":
         train = datasets.load_medmnist(data_path, split="train")
         test = datasets.load_medmnist(data_path, split="test")
         return train.data, train.target, test.data, test.target, f"MedMNIST {data_path.name}"
     from sklearn.model_selection import train_test_split
-    import numpy as np
 
-    bunch = datasets.load_image_folder(data_path, patch_size=args.patch_size, random_state=0)
+    from .augment import FrameProtocol
+
+    bunch = datasets.load_image_folder(data_path, protocol=FrameProtocol(
+        patch_size=args.patch_size), random_state=0)
     y = np.asarray(bunch.target)
-    idx_pool, idx_test = train_test_split(
-        np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=0
-    )
+    try:
+        idx_pool, idx_test = train_test_split(
+            np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=0
+        )
+    except ValueError as exc:
+        raise UsageError(f"--data-dir {data_path}: cannot split {len(y)} images into pool and "
+                         f"test sets ({_one_line(exc)})") from None
     X = bunch.data
     return X[idx_pool], y[idx_pool], X[idx_test], y[idx_test], f"image folder {data_path}"
 
 
 def _default_freeze(backbone: str) -> int:
-    """All feature blocks but the last three (at least 0)."""
+    """All the feature blocks of the backbone (0 when it has no such split)."""
     import torchvision
 
     from .backbones import feature_blocks
@@ -308,17 +336,22 @@ def _default_freeze(backbone: str) -> int:
         model = torchvision.models.get_model(backbone, weights=None)
     except Exception:  # noqa: BLE001 - the net reports unknown backbones itself
         return 0
-    return max(0, len(feature_blocks(model)) - 3)
+    return len(feature_blocks(model))
 
 
 def _make_estimator(backbone: str, weights: Any, *, input_size: int, freeze: int, epochs: int,
-                    epochs_incremental: int, lr: float, device: str):
+                    epochs_incremental: int, device: str, lr: float = 1e-3,
+                    head_lr: float = 0.01, head_lr_incremental: float = 0.01,
+                    gamma_incremental: float = 0.5):
     from .net import AIFTNet
 
     return AIFTNet(
         backbone,
         weights=weights,
         lr=lr,
+        head_lr=head_lr,
+        head_lr_incremental=head_lr_incremental,
+        gamma_incremental=gamma_incremental,
         max_epochs=epochs,
         max_epochs_incremental=epochs_incremental,
         batch_size=64,
@@ -354,6 +387,10 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
         run_comparison,
     )
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     budget = settings["rounds"] * settings["batch_size"]
     if budget > len(X_pool):
         raise UsageError(
@@ -400,9 +437,8 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
     elapsed = time.perf_counter() - start
 
     labels = results.curve(results.methods[0])[0].tolist()
-    budgets = labels if len(labels) <= 8 else labels[:: max(1, len(labels) // 6)]
-    if labels[-1] not in budgets:
-        budgets.append(labels[-1])
+    step = -(-len(labels) // 6)  # at most six columns, ending at the full budget
+    budgets = labels[::-1][::step][::-1]
     print()
     print("Test AUC (mean ± std over seeds) against labels queried:")
     print(format_metric_table(results, budgets))
@@ -460,7 +496,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         freeze=settings["freeze"],
         epochs=settings["epochs"],
         epochs_incremental=settings["epochs_incremental"],
-        lr=1e-3,
         device=args.device,
     )
     title = "sklearn-aift demo" + (" (quick)" if args.quick else "") + (
@@ -489,6 +524,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         epochs_incremental=args.epochs_incremental,
         lr=args.lr,
+        head_lr=args.head_lr,
+        head_lr_incremental=args.head_lr_incremental,
+        gamma_incremental=args.gamma_incremental,
         device=args.device,
     )
     settings = {

@@ -26,6 +26,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
+
+from . import strategies
+from .candidates import check_candidate_labels, check_candidates, iter_candidate_batches
+from .learner import ActiveLearner
+from .net import ActivationCache
 
 __all__ = [
     "METHODS",
@@ -910,8 +918,6 @@ def _data_fingerprint(X: Any, y: Any) -> str:
         for start in range(0, len(X), 256):
             h.update(memoryview(np.ascontiguousarray(flat[start:start + 256])).cast("B"))
     else:
-        from .candidates import iter_candidate_batches
-
         for _, batch in iter_candidate_batches(X, 64):
             h.update(str(batch.dtype).encode())
             h.update(memoryview(np.ascontiguousarray(batch)).cast("B"))
@@ -930,8 +936,6 @@ _STRATEGY_OF = {
 
 
 def _strategy_for(method: str) -> Callable:
-    from . import strategies
-
     return getattr(strategies, _STRATEGY_OF.get(method, method))
 
 
@@ -970,8 +974,6 @@ def _check_seeds(seeds: Any) -> list[int]:
 
 
 def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, positive: Any) -> float:
-    from sklearn.metrics import roc_auc_score
-
     if len(np.unique(y_true)) < 2:
         return float("nan")
     if len(classes) == 2:
@@ -998,8 +1000,6 @@ def _evaluate(estimator: Any, X_test: Any, y_test: np.ndarray, classes: np.ndarr
 
 def _method_estimator(estimator: Any, method: str, seed: int, cache: Any,
                       scratch_params: Mapping[str, Any]) -> Any:
-    from sklearn.base import clone
-
     est = clone(estimator)
     params: dict[str, Any] = {}
     names = est.get_params(deep=False)
@@ -1027,8 +1027,6 @@ def _simulate(
     patch_proba_rounds: set[int],
 ) -> Iterator[dict[str, Any]]:
     """Run one (method, seed) with the ActiveLearner and yield one row per round."""
-    from .learner import ActiveLearner
-
     learner = ActiveLearner(estimator, query_strategy=_strategy_for(method), classes=classes,
                             random_state=seed)
     current_round = 0
@@ -1212,10 +1210,6 @@ def run_comparison(
     >>> len(results), results["n_labels"].tolist()
     (4, [4, 8, 4, 8])
     """
-    from tqdm.auto import tqdm
-
-    from .candidates import check_candidate_labels, check_candidates
-
     methods = _check_methods(methods)
     seeds = _check_seeds(seeds)
     n_rounds = _check_int(n_rounds, "n_rounds")
@@ -1249,8 +1243,6 @@ def run_comparison(
 
     cache = None
     if getattr(estimator, "activation_cache", None) == "auto":
-        from .net import ActivationCache
-
         cache = ActivationCache(max_bytes=None)
 
     store = None

@@ -1,0 +1,103 @@
+"""The `sklearn-aift` command: one-line argument errors and the quick demo."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+from sklearn_aift.cli import build_parser, main
+
+
+def _error(capsys, argv, status=2):
+    assert main(argv) == status
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("sklearn-aift")
+    return err
+
+
+def test_parser_defaults():
+    args = build_parser().parse_args(["compare", "--dataset", "kvasir", "--data-dir", "x"])
+    assert (args.rounds, args.batch_size, args.seeds) == (10, 10, 3)
+    assert args.backbone == "mobilenet_v2" and args.weights == "IMAGENET1K_V1"
+    assert build_parser().parse_args(["demo", "--quick"]).quick
+
+
+def test_argument_errors_are_one_line(capsys, tmp_path):
+    err = _error(capsys, ["compare", "--dataset", "camelyon"])
+    assert "invalid choice: 'camelyon'" in err and "kvasir" in err
+    assert "required: --dataset" in _error(capsys, ["compare"])
+    err = _error(capsys, ["compare", "--dataset", "kvasir"])
+    assert "--data-dir is required with --dataset kvasir" in err
+    missing = tmp_path / "nowhere"
+    err = _error(capsys, ["compare", "--dataset", "kvasir", "--data-dir", str(missing)])
+    assert f"--data-dir {missing}: no such file or folder" in err
+    err = _error(capsys, ["compare", "--dataset", "medmnist", "--data-dir", str(tmp_path)])
+    assert ".npz" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--methods", "entropy,bald"])
+    assert "unknown method 'bald'" in err and "diversity_quarter" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--rounds", "0"])
+    assert "--rounds" in err and "positive integer" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--data-dir", str(tmp_path)])
+    assert "not used with --dataset synthetic" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--out", str(blocker / "out")])
+    assert f"--out {blocker / 'out'}: cannot write there" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--out", str(blocker)])
+    assert "not a folder" in err
+
+
+def test_budget_larger_than_the_pool(capsys, tmp_path):
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--n-candidates", "20",
+                          "--rounds", "5", "--batch-size", "5", "--out", str(tmp_path)])
+    assert "5 x 5 = 25 exceeds the pool of 12 candidates" in err
+
+
+def test_missing_weights_is_the_nets_message_on_one_line(capsys, tmp_path):
+    weights = tmp_path / "missing" / "mobilenet.pth"
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--n-candidates", "10",
+                          "--rounds", "1", "--batch-size", "2", "--weights", str(weights),
+                          "--out", str(tmp_path / "out")])
+    assert str(weights) in err and "mobilenet_v2" in err
+
+
+def test_kvasir_folder_without_images(capsys, tmp_path):
+    (tmp_path / "masks").mkdir()
+    err = _error(capsys, ["compare", "--dataset", "kvasir", "--data-dir", str(tmp_path),
+                          "--out", str(tmp_path / "out")])
+    assert "images" in err
+
+
+def test_entry_point_reports_errors_without_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("sklearn-aift")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "sklearn_aift.cli"]
+    proc = subprocess.run(command + ["compare", "--dataset", "synthetic", "--methods", "bald"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "sklearn-aift compare: error: unknown method 'bald'; choose from diversity_quarter, "
+        "diversity, entropy_quarter, entropy, entropy_diversity_quarter, entropy_diversity, "
+        "ift_random, scratch, mean_uncertainty or all"
+    ]
+
+
+def test_demo_quick_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "AUC" in text and "AIFT Diversity 1/4" in text and "IFT Random" in text
+    assert "saving" in text
+    for name in ("results.csv", "results.json", "learning_curves.png", "selection_balance.png",
+                 "selected_candidates.png"):
+        assert (out / name).stat().st_size > 0, name
+        assert str(out / name) in text
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["method"] for r in rows} == {"diversity_quarter", "ift_random"}
+    assert all(0 <= r["auc"] <= 1 for r in rows)
+    # the same command again continues from the store: nothing to compute, the same table
+    assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text()) == rows
