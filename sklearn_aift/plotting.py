@@ -391,8 +391,10 @@ def plot_selected_candidates(
     y = None if y is None else np.asarray(y)
     positive = None if y is None else np.unique(y)[-1]
     n_cols = min(n_top, max(len(rows[m]["queried"]) for m in methods))
-    fig = _new_figure((1.9 * n_cols + 1.6, 2.9 * len(methods)))
-    grid = fig.add_gridspec(2 * len(methods), n_cols, height_ratios=[2.2, 1.0] * len(methods))
+    fig = _new_figure((1.9 * n_cols + 1.6, 3.4 * len(methods)))
+    grid = fig.add_gridspec(2 * len(methods), n_cols, height_ratios=[2.2, 1.0] * len(methods),
+                            hspace=0.55, wspace=0.25, left=0.1, right=0.98, top=0.92,
+                            bottom=0.04)
     for i, method in enumerate(methods):
         row = rows[method]
         queried = np.asarray(row["queried"], dtype=np.intp)[:n_cols]
@@ -410,7 +412,7 @@ def plot_selected_candidates(
             score = f" s={scores[j]:.2f}" if j < len(scores) and scores[j] is not None else ""
             ax_img.set_title(f"#{index}{score}", fontsize="x-small", color=color)
             if j == 0:
-                ax_img.set_ylabel(method_label(method), fontsize="small")
+                ax_img.set_ylabel(method_label(method).replace(" (", "\n("), fontsize="small")
             ax_hist = fig.add_subplot(grid[2 * i + 1, j])
             _hist(ax_hist, proba[j] if j < len(proba) else np.array([]), color)
     fig.suptitle(f"Top candidates queried in round {round} (seed {seed}) and their patch predictions")
