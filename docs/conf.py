@@ -113,6 +113,10 @@ if os.environ.get("SKLEARN_AIFT_MATHJAX_PATH"):
     mathjax_path = os.environ["SKLEARN_AIFT_MATHJAX_PATH"]
 
 # -- Doctest builder -----------------------------------------------------------
+# The builder tests the ``.. doctest::`` blocks of these pages. The Examples
+# sections of the docstrings (rendered on the API pages) are not run a second
+# time here: ``make test`` runs them with ``pytest --doctest-modules``.
+doctest_test_doctest_blocks = ""
 
 doctest_global_setup = """
 import numpy as np

@@ -49,8 +49,8 @@ net = AIFTNet(
     classes=[0, 1],
     input_size=48,
     freeze=14,
-    max_epochs=3,
-    max_epochs_incremental=2,
+    max_epochs=2,
+    max_epochs_incremental=1,
     batch_size=128,
 )
 
