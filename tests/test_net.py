@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import estimator_checks as ec
 
 from sklearn_aift import AIFTNet, ActivationCache
+from sklearn_aift.candidates import candidate_keys
 from sklearn_aift.net import CHECKPOINT_FORMAT
 
 torch.set_num_threads(1)
@@ -303,7 +304,7 @@ def test_bad_labels_and_parameters(data):
         fast_net(weights="V9").predict_patch_proba(X[:1])
     with pytest.raises(ValueError, match="'lr' parameter"):
         fast_net(lr=-1.0).fit(X, y)
-    with pytest.raises(ValueError, match="freeze=99 exceeds the 5 feature blocks"):
+    with pytest.raises(ValueError, match="freeze=99 does not fit the 5 feature blocks"):
         fast_net(freeze=99).predict_patch_proba(X[:1])
     with pytest.raises(ValueError, match="input_size must be"):
         fast_net(input_size=(32,)).predict_patch_proba(X[:1])
@@ -318,27 +319,57 @@ def test_bad_labels_and_parameters(data):
 
 
 # ----------------------------------------------------------------- activation cache
-def test_cached_and_uncached_paths_agree(data):
+def primed(net, X, y):
+    """Fit once (a weights=None net estimates its frozen batch-norm statistics then)."""
+    net.fit(X[:4], y[:4])
+    cache = net._cache(net.module_)
+    cache.clear()
+    return net, cache
+
+
+@pytest.mark.parametrize("freeze", [-1, 5], ids=["last-block", "head-only"])
+def test_cached_and_uncached_paths_agree(data, freeze):
     X, y = data
-    cached = fast_net(freeze=3)
-    plain = fast_net(freeze=3, activation_cache=None)
-    P_cached, P_plain = cached.predict_patch_proba(X), plain.predict_patch_proba(X)
-    np.testing.assert_allclose(P_cached, P_plain, atol=1e-6)
-    cached.fit(X, y)
-    plain.fit(X, y)
-    P_cached, P_plain = cached.predict_patch_proba(X), plain.predict_patch_proba(X)
-    np.testing.assert_allclose(P_cached, P_plain, atol=1e-5)
-    assert len(cached._auto_cache) == 12 and getattr(plain, "_auto_cache", None) is None
-    # the frozen blocks did not change; the rest did
+    cached = fast_net(freeze=freeze)
+    plain = fast_net(freeze=freeze, activation_cache=None)
+    np.testing.assert_allclose(cached.predict_patch_proba(X), plain.predict_patch_proba(X),
+                               atol=1e-6)
+    for _ in range(2):  # a first fit and a warm one
+        cached.fit(X, y)
+        plain.fit(X, y)
+    np.testing.assert_allclose(cached.predict_patch_proba(X), plain.predict_patch_proba(X),
+                               atol=1e-5)
+    np.testing.assert_allclose(cached.embed(X), plain.embed(X), atol=1e-5)
+    for name, value in cached.module_.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), plain.module_.state_dict()[name].numpy(),
+                                   atol=1e-5, err_msg=name)
+    assert getattr(plain, "_auto_cache", None) is None
+    assert cached.module_.pools_cached_activations == (freeze == 5)
     frozen = dict(cached.module_.frozen_modules())
     assert frozen and all(not p.requires_grad for m in frozen.values() for p in m.parameters())
     assert all(not m.training for m in frozen.values())
 
 
+def test_head_only_cache_holds_pooled_features(data):
+    X, y = data
+    net, cache = primed(fast_net(freeze=5), X, y)
+    net.predict_patch_proba(X)
+    fingerprint = net.module_.fingerprint(torch.device("cpu"))
+    stored = cache.gather(fingerprint, list(candidate_keys(X)))
+    assert tuple(stored.shape) == (12, 4, 1024, 1, 1)  # shufflenet's conv5 output, pooled
+
+
+def test_negative_freeze_counts_from_the_last_block(data):
+    X, y = data
+    net = fast_net(freeze=-2).fit(X[:4], y[:4])
+    assert net.module_.n_frozen == len(net.module_.blocks) - 2 == 3
+    with pytest.raises(ValueError, match="freeze=-6 does not fit the 5 feature blocks"):
+        fast_net(freeze=-6).predict_patch_proba(X[:1])
+
+
 def test_fit_on_a_pool_subset_hits_the_cache(data):
     X, y = data
-    cache = ActivationCache()
-    net = fast_net(freeze=4, activation_cache=cache)
+    net, cache = primed(fast_net(freeze=4, activation_cache=ActivationCache()), X, y)
     net.predict_patch_proba(X)  # round 1: the whole pool
     assert (cache.hits, cache.misses, len(cache)) == (0, 12, 12)
     labeled = np.array([0, 3, 4, 7, 9])
@@ -348,54 +379,113 @@ def test_fit_on_a_pool_subset_hits_the_cache(data):
     assert (cache.hits, cache.misses) == (17, 12)
 
 
-def test_cache_invalidation(data):
+def test_a_pool_seen_twice_is_hashed_once(data, monkeypatch):
+    import sklearn_aift.candidates as candidates
+
+    X, y = data
+    calls = []
+    digest = candidates.pixel_digest
+    monkeypatch.setattr(candidates, "pixel_digest", lambda p: calls.append(1) or digest(p))
+    net = fast_net(freeze=4)
+    P = net.predict_patch_proba(X)
+    net.predict_patch_proba(X)
+    net.embed(X)
+    assert len(calls) == 12
+    X[5] = 255 - X[5]  # an in-place edit of the pool is noticed
+    assert not np.array_equal(net.predict_patch_proba(X)[5], P[5])
+    assert len(calls) == 24
+
+
+def test_fingerprint_is_computed_once_and_follows_frozen_weights(data, monkeypatch):
     X, _ = data
     cache = ActivationCache()
     net = fast_net(freeze=2, activation_cache=cache)
     net.predict_patch_proba(X[:3])
+    module, _ = net._initial_module(2)
+    computed = []
+    original = type(module)._compute_fingerprint
+    monkeypatch.setattr(type(module), "_compute_fingerprint",
+                        lambda self, s: computed.append(s) or original(self, s))
+    net.predict_patch_proba(X[:3])
+    assert computed == [] and cache.hits == 3
     net.set_params(freeze=3)
     net.predict_patch_proba(X[:3])
     net.set_params(input_size=40)
     net.predict_patch_proba(X[:3])
-    assert (cache.hits, cache.misses) == (0, 9)
-    # changing a frozen weight changes the fingerprint, and the predictions follow
-    module, _ = net._initial_module(2)
+    assert len(computed) == 2 and (cache.hits, cache.misses) == (3, 9)
+    # an in-place change of a frozen weight changes the fingerprint, and the predictions follow
     with torch.no_grad():
         module.backbone.conv1[0].weight.mul_(0.5)
     P = net.predict_patch_proba(X[:3])
-    assert cache.misses == 12
+    assert len(computed) == 3 and cache.misses == 12
     ref = fast_net(freeze=3, input_size=40, activation_cache=None)
     ref._initial = net._initial
     np.testing.assert_allclose(P, ref.predict_patch_proba(X[:3]), atol=1e-6)
+
+
+def test_frozen_blocks_stay_in_eval_mode_through_fits(data):
+    X, y = data
+    net = fast_net(freeze=-1).fit(X, y)  # the first fit estimates the frozen statistics
+    frozen_norms = [m for _, mod in net.module_.frozen_modules() for m in mod.modules()
+                    if isinstance(m, torch.nn.BatchNorm2d)]
+    trained_norms = [m for m in net.module_.backbone.conv5.modules()
+                     if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [m.running_mean.clone() for m in frozen_norms + trained_norms]
+    modes = []
+
+    class ModeProbe(Callback):
+        def on_batch_begin(self, net, **kwargs):
+            modes.append(any(m.training for m in frozen_norms))
+
+    net.set_params(callbacks=[("modes", ModeProbe())], activation_cache=None).fit(X, y)
+    after = [m.running_mean for m in frozen_norms + trained_norms]
+    assert modes and not any(modes)
+    for old, new in zip(before[: len(frozen_norms)], after):
+        torch.testing.assert_close(old, new, rtol=0, atol=0)
+    assert not torch.equal(before[-1], after[-1])  # the trainable block's statistics moved
+
+
+def test_scratch_features_do_not_collapse(data, monkeypatch):
+    from sklearn_aift.net._module import _AIFTModule
+
+    X, y = data
+    params = dict(backbone="mobilenet_v2", input_size=32, freeze=-1)
+    calibrated = fast_net(**params).fit(X, y)
+    assert calibrated.embed(X).std(axis=0).mean() > 1e-3
+    monkeypatch.setattr(_AIFTModule, "calibrate_norms", lambda self, batches: 0)
+    collapsed = fast_net(**params).fit(X, y)
+    assert collapsed.embed(X).std(axis=0).mean() < 1e-5  # what random BN statistics give
 
 
 def test_lazy_candidate_set_uses_its_keys_and_streams(data):
     X, y = data
     log = []
     lazy = LazyCandidates(X, [f"cand-{i}" for i in range(12)], log)
-    cache = ActivationCache()
-    net = fast_net(freeze=2, activation_cache=cache, batch_size=8)
+    net, cache = primed(fast_net(freeze=2, activation_cache=ActivationCache(), batch_size=8),
+                        X, y)
+    log.clear()
     P = net.predict_patch_proba(lazy)
     assert max(log) <= 2  # 8 patches per batch = 2 candidates; never the whole pool
-    assert {key for _, key in cache._entries} == {f"cand-{i}" for i in range(12)}
-    reference = fast_net(freeze=2, batch_size=8).predict_patch_proba(X)
-    np.testing.assert_allclose(P, reference, atol=1e-6)
+    fingerprint = net.module_.fingerprint(torch.device("cpu"))
+    assert cache.keys(fingerprint) == {f"cand-{i}" for i in range(12)}
+    np.testing.assert_allclose(P, net.predict_patch_proba(X), atol=1e-6)
     subset = lazy[np.array([1, 2, 5, 6])]
     net.fit(subset, y[[1, 2, 5, 6]])
-    assert cache.misses == 12 and cache.hits == 4
+    assert cache.hits >= 4
     plain_log = []
-    fast_net(batch_size=8).fit(LazyCandidates(X, range(12), plain_log), y)
+    fast_net(batch_size=8, activation_cache=None).fit(LazyCandidates(X, range(12), plain_log), y)
     assert max(plain_log) <= 8  # a training batch touches at most 8 candidates
 
 
-def test_activation_cache_bounds_and_sharing():
+def test_activation_cache_tables_bounds_and_sharing(tmp_path):
     cache = ActivationCache(max_bytes=100)
-    assert cache.put(("f", 1), torch.zeros(10))  # 40 bytes
-    assert cache.put(("f", 2), torch.zeros(10))
-    cache.get(("f", 1))  # 1 is now the most recently used
-    assert cache.put(("f", 3), torch.zeros(10))
-    assert ("f", 2) not in cache and ("f", 1) in cache and cache.nbytes == 80
-    assert not cache.put(("f", 4), torch.zeros(100))
+    assert list(cache.missing("f", [1, 2])) == [0, 1]
+    assert cache.store("f", [1, 2], torch.arange(20.0).reshape(2, 1, 10))  # 80 bytes
+    assert not cache.store("f", [3], torch.zeros(1, 1, 10))  # would exceed the bound
+    assert cache.nbytes == 80 and len(cache) == 2 and list(cache.missing("f", [2, 3])) == [1]
+    torch.testing.assert_close(cache.gather("f", [2, 1])[:, 0, 0], torch.tensor([10.0, 0.0]))
+    with pytest.raises(KeyError):
+        cache.gather("f", [3])
     assert copy.deepcopy(cache) is cache and copy.copy(cache) is cache
     revived = pickle.loads(pickle.dumps(cache))
     assert revived is not cache and len(revived) == 0 and revived.max_bytes == 100
@@ -403,10 +493,25 @@ def test_activation_cache_bounds_and_sharing():
     assert clone(net).activation_cache is cache and copy.deepcopy(net).activation_cache is cache
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0 and cache.hits == 0
+    on_disk = ActivationCache(directory=tmp_path)
+    on_disk.store("f", ["a", "b"], torch.arange(8.0).reshape(2, 2, 2))
+    torch.testing.assert_close(on_disk.gather("f", ["b"]), torch.arange(4.0, 8.0).reshape(1, 2, 2))
+    assert len(list(tmp_path.iterdir())) == 1
+    on_disk.clear()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_or_on_disk_cache_gives_the_same_predictions(data, tmp_path):
+    X, y = data
+    reference = fast_net(freeze=-1).fit(X, y).predict_patch_proba(X)
+    for cache in (ActivationCache(max_bytes=30_000), ActivationCache(directory=tmp_path)):
+        net = fast_net(freeze=-1, activation_cache=cache).fit(X, y)
+        np.testing.assert_allclose(net.predict_patch_proba(X), reference, atol=1e-6)
+    assert 0 < cache.nbytes
 
 
 def test_shared_cache_serves_clones(data):
-    X, _ = data
+    X, y = data
     cache = ActivationCache()
     net = fast_net(freeze=3, activation_cache=cache)
     net.predict_patch_proba(X)
@@ -425,13 +530,50 @@ def test_candidate_set_keys_drive_the_cache():
     images = rng.integers(0, 255, size=(6, 40, 40, 3), dtype=np.uint8)
     X = CandidateSet(images)
     y = np.array([0, 1] * 3)
-    cache = ActivationCache()
-    net = fast_net(freeze=2, activation_cache=cache)
+    net, cache = primed(fast_net(freeze=2, activation_cache=ActivationCache()), X, y)
     P = net.predict_patch_proba(X)
     assert P.shape == (6, X.shape[1], 2)
-    assert {key for _, key in cache._entries} == set(X.candidate_keys())
+    fingerprint = net.module_.fingerprint(torch.device("cpu"))
+    assert cache.keys(fingerprint) == set(X.candidate_keys())
     net.fit(X[np.array([0, 1, 4])], y[[0, 1, 4]])
     assert (cache.hits, cache.misses) == (3, 6)
+
+
+# ----------------------------------------------------------------- training safeguards
+def test_warm_fit_starts_from_the_previous_weights(data):
+    X, y = data
+    seen = []
+
+    class StartProbe(Callback):
+        def on_train_begin(self, net, **kwargs):
+            seen.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+    net = fast_net(callbacks=[("start", StartProbe())])
+    m0 = {k: v.clone() for k, v in net._initial_module(2)[0].state_dict().items()}
+    net.fit(X, y)
+    after_first = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    net.fit(X, y)
+    assert any(not torch.equal(m0[k], after_first[k]) for k in m0)
+    for k in after_first:  # fit 2 starts exactly where fit 1 ended, not from M0
+        torch.testing.assert_close(seen[1][k], after_first[k], rtol=0, atol=0)
+
+
+def test_divergence_names_the_learning_rate_and_keeps_the_weights(data):
+    X, y = data
+    net = fast_net().fit(X, y)
+    P = net.predict_patch_proba(X)
+    net.set_params(lr_incremental=1e6, head_lr_incremental=1e7)
+    with pytest.raises(FloatingPointError, match="diverged.*1e\\+06.*lr_incremental"):
+        net.fit(X, y)
+    np.testing.assert_array_equal(net.predict_patch_proba(X), P)
+    with pytest.raises(FloatingPointError, match="lr, head_lr"):
+        fast_net(lr=1e6).fit(X, y)
+
+
+def test_batch_size_one_is_refused_with_batch_norm(data):
+    X, y = data
+    with pytest.raises(ValueError, match="batch_size=1 .*batch-norm.*batch_size >= 2"):
+        fast_net(batch_size=1).fit(X, y)
 
 
 # ----------------------------------------------------------------- checkpoints

@@ -6,44 +6,40 @@ backbone (:mod:`sklearn_aift.backbones`) and trains it with a skorch
 :class:`~skorch.NeuralNet` that it builds inside ``fit``; it does not subclass
 skorch, so it follows scikit-learn's estimator rules (``clone``,
 ``get_params``/``set_params``, ``Pipeline``, ``GridSearchCV``, pickling).
-
-:class:`ActivationCache` stores the output of the frozen prefix of the backbone
-per candidate, so AIFT rounds over the same pool compute it only once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import threading
-from collections import OrderedDict
-from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNet
-from skorch.callbacks import Callback
-from skorch.history import History
 from torch import nn
-from tqdm.auto import tqdm
 
-from .backbones import build_backbone, bypass_blocks, run_blocks
-from .candidates import check_candidate_labels, check_candidates, materialize
+from ..backbones import build_backbone
+from ..candidates import candidate_keys, check_candidate_labels, check_candidates
+from ._cache import ActivationCache
+from ._checkpoint import (
+    checkpoint_classes,
+    checkpoint_dict,
+    read_checkpoint,
+    restore_history,
+)
+from ._data import ActivationDataset, PatchDataset, keep_batch
+from ._inference import forward_candidates, frozen_activations, head_input_hook, n_patches
+from ._module import _AIFTModule, cached_input
+from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
 
-__all__ = ["AIFTNet", "ActivationCache"]
+__all__ = ["AIFTNet"]
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = "sklearn_aift.AIFTNet"
-CHECKPOINT_VERSION = 1
 
 # skorch settings reachable through AIFTNet(**kwargs) and set_params.
 SKORCH_PREFIXES = (
@@ -63,326 +59,8 @@ _RESERVED = {
     "iterator_train__batch_size": "batch_size",
     "iterator_valid__batch_size": "batch_size",
     "iterator_train__drop_last": "batch_size",
+    "iterator_train__collate_fn": "nothing (batches are built by AIFTNet's datasets)",
 }
-
-
-# --------------------------------------------------------------------------- cache
-class ActivationCache:
-    """A bounded in-memory store of frozen-prefix activations, per candidate.
-
-    Keys are ``(fingerprint, candidate_key)`` pairs: the fingerprint identifies
-    the frozen part of a network (backbone, weights, ``freeze``, ``input_size``,
-    mixed precision and the frozen parameter values), the candidate key its
-    pixels. Values are CPU tensors of shape ``(m, ...)``. The least recently
-    used entries are evicted beyond ``max_bytes``.
-
-    One instance can be shared by several :class:`AIFTNet` objects (pass it as
-    ``activation_cache``): nets with the same frozen part then compute each
-    candidate's activations once. Copies keep sharing: ``copy.deepcopy`` and
-    :func:`sklearn.base.clone` return the same instance. Pickling keeps only
-    the settings, not the entries (an unpickled cache starts empty), so
-    pickled nets stay small.
-
-    Parameters
-    ----------
-    max_bytes : int or None, default=2**30
-        Upper bound on the stored tensor bytes (1 GiB); None for no bound. An
-        entry larger than the bound is not stored.
-
-    Attributes
-    ----------
-    hits : int
-        Lookups that found an entry.
-    misses : int
-        Lookups that found nothing.
-
-    Examples
-    --------
-    >>> import copy, torch
-    >>> from sklearn_aift.net import ActivationCache
-    >>> cache = ActivationCache(max_bytes=1024)
-    >>> cache.put(("fp", "a"), torch.zeros(4, 8))
-    True
-    >>> cache.get(("fp", "a")).shape, cache.nbytes, copy.deepcopy(cache) is cache
-    (torch.Size([4, 8]), 128, True)
-    """
-
-    def __init__(self, max_bytes: int | None = 2**30):
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict = OrderedDict()
-        self._nbytes = 0
-        self._lock = threading.RLock()
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the stored tensors."""
-        return self._nbytes
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, key: Any) -> bool:
-        return key in self._entries
-
-    def get(self, key: Any) -> torch.Tensor | None:
-        """Return the tensor stored under ``key``, or None.
-
-        Parameters
-        ----------
-        key : hashable
-            A ``(fingerprint, candidate_key)`` pair.
-
-        Returns
-        -------
-        value : torch.Tensor or None
-            The stored activations, or None when absent.
-        """
-        with self._lock:
-            value = self._entries.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return value
-
-    def put(self, key: Any, value: torch.Tensor) -> bool:
-        """Store ``value`` under ``key``, evicting old entries beyond ``max_bytes``.
-
-        Parameters
-        ----------
-        key : hashable
-            A ``(fingerprint, candidate_key)`` pair.
-        value : torch.Tensor
-            Activations; kept as given (callers pass CPU tensors that own
-            their storage).
-
-        Returns
-        -------
-        stored : bool
-            False when ``value`` alone exceeds ``max_bytes``.
-        """
-        size = value.element_size() * value.nelement()
-        if self.max_bytes is not None and size > self.max_bytes:
-            return False
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._nbytes -= old.element_size() * old.nelement()
-            self._entries[key] = value
-            self._nbytes += size
-            while self.max_bytes is not None and self._nbytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._nbytes -= evicted.element_size() * evicted.nelement()
-        return True
-
-    def clear(self) -> None:
-        """Remove all entries and reset the hit/miss counters."""
-        with self._lock:
-            self._entries.clear()
-            self._nbytes = 0
-            self.hits = 0
-            self.misses = 0
-
-    def __copy__(self) -> "ActivationCache":
-        return self
-
-    def __deepcopy__(self, memo: dict) -> "ActivationCache":
-        return self
-
-    def __getstate__(self) -> dict:
-        return {"max_bytes": self.max_bytes}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
-
-    def __repr__(self) -> str:
-        return (
-            f"ActivationCache(max_bytes={self.max_bytes!r}) with {len(self)} entries, "
-            f"{self._nbytes} bytes"
-        )
-
-
-def _candidate_keys(X: Any, batch_size: int) -> list:
-    """Stable content keys, one per candidate."""
-    if hasattr(X, "candidate_keys"):
-        keys = list(X.candidate_keys())
-        if len(keys) != len(X):
-            raise ValueError(
-                f"X.candidate_keys() returned {len(keys)} keys for {len(X)} candidates."
-            )
-        return keys
-    if isinstance(X, np.ndarray):
-        return [_hash_candidate(X[i]) for i in range(len(X))]
-    keys = []
-    for start in range(0, len(X), batch_size):
-        batch = materialize(X, np.arange(start, min(start + batch_size, len(X))))
-        keys.extend(_hash_candidate(c) for c in batch)
-    return keys
-
-
-def _hash_candidate(patches: np.ndarray) -> str:
-    patches = np.ascontiguousarray(patches)
-    if patches.ndim == 3:
-        patches = patches[None]
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{patches.dtype.str}{patches.shape}".encode())
-    h.update(memoryview(patches).cast("B"))
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------- module
-class _AIFTModule(nn.Module):
-    """Backbone plus input handling: uint8/float, grey->RGB, resize, normalise.
-
-    ``n_frozen`` leading feature blocks are frozen (no gradients, always in
-    eval mode). When ``from_cache`` is set, the input is the output of those
-    blocks instead of images.
-    """
-
-    def __init__(self, backbone, input_size: tuple, amp: bool = False):
-        super().__init__()
-        self.backbone = backbone.model
-        self.name = backbone.name
-        self.head_name = backbone.head_name
-        self.blocks = [tuple(b) for b in backbone.blocks]
-        self.weights_id = backbone.weights_id
-        self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1), persistent=False)
-        self.input_size = tuple(input_size)
-        self.native_size = tuple(backbone.native_size)
-        self.min_size = tuple(backbone.min_size)
-        self.amp = amp
-        self.n_frozen = 0
-        self.from_cache = False
-
-    def frozen_blocks(self) -> list:
-        return self.blocks[: self.n_frozen]
-
-    def frozen_modules(self) -> Iterator[tuple[str, nn.Module]]:
-        for block in self.frozen_blocks():
-            for qual in block:
-                yield qual, self.backbone.get_submodule(qual)
-
-    def set_frozen(self, n_frozen: int) -> None:
-        self.n_frozen = int(n_frozen)
-        frozen = {id(p) for _, mod in self.frozen_modules() for p in mod.parameters()}
-        for p in self.backbone.parameters():
-            p.requires_grad_(id(p) not in frozen)
-        self.train(self.training)
-
-    def train(self, mode: bool = True) -> "_AIFTModule":
-        super().train(mode)
-        for _, mod in self.frozen_modules():
-            mod.eval()
-        return self
-
-    def _autocast(self):
-        if self.amp and self.mean.is_cuda:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return nullcontext()
-
-    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        if tuple(x.shape[-2:]) != self.input_size:
-            shrink = x.shape[-2] > self.input_size[0] or x.shape[-1] > self.input_size[1]
-            x = F.interpolate(
-                x, size=self.input_size, mode="bilinear", align_corners=False, antialias=shrink
-            )
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        return (x - self.mean) / self.std
-
-    def prefix(self, x: torch.Tensor) -> torch.Tensor:
-        """Output of the frozen blocks for raw patches ``x``."""
-        with self._autocast():
-            return run_blocks(self.backbone, self.frozen_blocks(), self.preprocess(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
-            if self.from_cache:
-                with bypass_blocks(self.backbone, self.frozen_blocks()):
-                    out = self.backbone(x)
-            else:
-                out = self.backbone(self.preprocess(x))
-        return out.float()
-
-
-@contextmanager
-def _cached_input(module: _AIFTModule, flag: bool):
-    previous = module.from_cache
-    module.from_cache = flag
-    try:
-        yield module
-    finally:
-        module.from_cache = previous
-
-
-# --------------------------------------------------------------------------- data
-class _PatchDataset(torch.utils.data.Dataset):
-    """Patches of candidates, each with its candidate's label; fetched per batch."""
-
-    def __init__(self, X: Any, y: np.ndarray, n_patches: int):
-        self.X = X
-        self.y = y
-        self.m = n_patches
-
-    def __len__(self) -> int:
-        return len(self.y) * self.m
-
-    def __getitem__(self, index: int):
-        return self.__getitems__([index])[0]
-
-    def __getitems__(self, indices: list) -> list:
-        indices = np.asarray(indices, dtype=np.intp)
-        cand, patch = np.divmod(indices, self.m)
-        unique, inverse = np.unique(cand, return_inverse=True)
-        pixels = np.require(materialize(self.X, unique)[inverse, patch], requirements=["C", "W"])
-        tensor = torch.from_numpy(pixels)
-        labels = torch.from_numpy(self.y[cand].astype(np.int64))
-        return [(tensor[i], labels[i]) for i in range(len(indices))]
-
-
-class _ActivationDataset(torch.utils.data.Dataset):
-    """Frozen-prefix activations of patches, each with its candidate's label."""
-
-    def __init__(self, activations: list, y: np.ndarray, n_patches: int):
-        self.activations = activations
-        self.y = torch.from_numpy(np.asarray(y, dtype=np.int64))
-        self.m = n_patches
-
-    def __len__(self) -> int:
-        return len(self.y) * self.m
-
-    def __getitem__(self, index: int):
-        cand, patch = divmod(int(index), self.m)
-        return self.activations[cand][patch], self.y[cand]
-
-
-# --------------------------------------------------------------------------- schedule
-class _LRSchedule(Callback):
-    """Sets every parameter group's learning rate at the start of each epoch.
-
-    ``base`` maps a group role (``body_weight``, ``body_bias``, ``head_weight``,
-    ``head_bias``) to its learning rate in the fit's first epoch; epoch ``e``
-    (0-based, counted within the fit) uses ``base * gamma ** e``.
-    """
-
-    def __init__(self, base: dict, gamma: float):
-        self.base = base
-        self.gamma = gamma
-
-    def initialize(self):
-        self.epoch_ = 0
-        return self
-
-    def on_epoch_begin(self, net, **kwargs):
-        factor = self.gamma**self.epoch_
-        for group in net.optimizer_.param_groups:
-            group["lr"] = self.base[group.get("role", "body_weight")] * factor
-        self.epoch_ += 1
 
 
 def _derive_seed(*keys: int) -> int:
@@ -429,14 +107,27 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     feature blocks of the backbone (see
     :func:`sklearn_aift.backbones.feature_blocks`; for AlexNet blocks 1-5 are
     conv1-conv5 of the paper's Table 2, each with its ReLU and pooling) frozen:
-    no gradient, batch norm and dropout always in eval mode. Their outputs then
-    never change, so they are computed once per candidate and kept in an
-    :class:`ActivationCache`, keyed by the candidate's content
-    (``X.candidate_keys()`` when ``X`` has it, else a BLAKE2b hash of the
-    candidate's pixels) and a fingerprint of the frozen part (backbone, weights,
-    ``freeze``, ``input_size``, ``amp``, device type and the frozen parameter
-    values). Predicting on a pool and then fitting on labeled candidates of that
-    pool reuses the activations.
+    no gradient, batch norm and dropout always in eval mode; ``freeze=-k``
+    freezes every block but the last ``k``. The default ``freeze=-1`` trains
+    the last feature block and the classifier: real fine-tuning of the
+    network's top that a CPU affords, since the frozen blocks' outputs never
+    change and are computed once per candidate and kept in an
+    :class:`ActivationCache`. They are keyed by the candidate's content
+    (:func:`sklearn_aift.candidates.candidate_keys`: a CandidateSet's keys, or
+    digests of the pixels computed once per pool array) and a fingerprint of
+    the frozen part (backbone, weights, ``freeze``, ``input_size``, ``amp``,
+    device type and the frozen parameter values, hashed again only when a
+    frozen tensor changes). When every block is frozen and the network pools
+    globally after its features (MobileNet, EfficientNet, ResNet, RegNet,
+    ShuffleNet, MNASNet, ConvNeXt), the cache holds the pooled features, so a
+    round costs little more than a matrix product. ``freeze=0`` fine-tunes the
+    whole network as in the paper (a GPU's setting).
+
+    **Learning from scratch.** With ``weights=None`` the frozen blocks keep
+    their random weights, but their batch-norm statistics are estimated from
+    the patches of the first fit (one pass in training mode); otherwise a
+    random network's batch norms (running mean 0, variance 1) normalise
+    nothing and its features collapse towards zero.
 
     Parameters
     ----------
@@ -483,14 +174,17 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         network; None uses the size the backbone's weights were evaluated at
         (224 for AlexNet). Must not be below the backbone's minimum (63 for
         AlexNet).
-    freeze : int, default=0
-        Number of leading feature blocks kept frozen (0: fine-tune every
-        layer, as in the paper).
+    freeze : int, default=-1
+        Number of leading feature blocks kept frozen; a negative value ``-k``
+        freezes all but the last ``k`` blocks (-1: the last block and the
+        classifier train). 0 fine-tunes every layer, as in the paper.
+        Backbones without feature blocks (ViT, GoogLeNet, Inception v3) train
+        whole for any ``freeze <= 0``.
     activation_cache : "auto", ActivationCache or None, default="auto"
         Where frozen-prefix activations are kept: "auto" uses a private cache
         of this instance (1 GiB bound), an :class:`ActivationCache` is shared
         with every net given the same instance (clones included), None disables
-        caching. Only used when ``freeze > 0``.
+        caching. Only used when blocks are frozen.
     warm_start : bool, default=True
         Whether a later ``fit`` continues from the current network (AIFT's
         continuous fine-tuning) instead of starting again from ``weights``.
@@ -507,6 +201,11 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     callbacks : list or None, default=None
         skorch callbacks (or ``(name, callback)`` pairs) added to training.
         They are re-initialised at every fit.
+    n_jobs : int or None, default=None
+        Parallel jobs the query strategies use to score a pool in chunks
+        through joblib (and so on a Dask cluster under
+        ``joblib.parallel_config(backend="dask")``); None scores in-process.
+        Training and ``predict_patch_proba`` itself are not affected.
     verbose : int, default=0
         0 is silent; otherwise skorch prints an epoch table during ``fit`` and
         tqdm progress bars show inference.
@@ -577,13 +276,14 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         "max_epochs_incremental": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
-        "freeze": [Interval(Integral, 0, None, closed="left")],
+        "freeze": [Integral],
         "activation_cache": [StrOptions({"auto"}), ActivationCache, None],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
         "amp": ["boolean"],
         "random_state": ["random_state"],
         "callbacks": [list, None],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -604,13 +304,14 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         max_epochs_incremental: int = 3,
         batch_size: int = 64,
         input_size: Any = None,
-        freeze: int = 0,
+        freeze: int = -1,
         activation_cache: Any = "auto",
         warm_start: bool = True,
         device: Any = "auto",
         amp: bool = False,
         random_state: Any = None,
         callbacks: list | None = None,
+        n_jobs: int | None = None,
         verbose: int = 0,
         **kwargs: Any,
     ):
@@ -635,6 +336,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         self.amp = amp
         self.random_state = random_state
         self.callbacks = callbacks
+        self.n_jobs = n_jobs
         self.verbose = verbose
         for key, value in kwargs.items():
             setattr(self, key, value)
@@ -763,28 +465,6 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             raise ValueError(f"device={self.device!r} requested but CUDA is not available.")
         return device
 
-    def _lr_plan(self, fit_index: int) -> tuple[dict, float, int]:
-        """Base learning rates per group role, gamma and epochs of fit ``fit_index``."""
-        if fit_index == 0:
-            body = float(self.lr)
-            head = float(self.head_lr) if self.head_lr is not None else 10.0 * body
-            gamma, epochs = float(self.gamma), int(self.max_epochs)
-        else:
-            body = float(self.lr_incremental) if self.lr_incremental is not None else self.lr / 10.0
-            head = (
-                float(self.head_lr_incremental)
-                if self.head_lr_incremental is not None
-                else 10.0 * body
-            )
-            gamma, epochs = float(self.gamma_incremental), int(self.max_epochs_incremental)
-        base = {
-            "body_weight": body,
-            "body_bias": 2.0 * body,
-            "head_weight": head,
-            "head_bias": 2.0 * head,
-        }
-        return base, gamma, epochs
-
     # ------------------------------------------------------------------ model building
     def _new_seed_base(self) -> int:
         if self.random_state is None:
@@ -825,22 +505,30 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             )
         return size
 
-    def _configure(self, module: _AIFTModule, device: torch.device) -> _AIFTModule:
-        """Apply the current freeze/input_size/amp/device settings to ``module``."""
-        n_blocks = len(module.blocks)
-        if self.freeze > n_blocks:
-            if n_blocks == 0:
+    def _n_frozen(self, module: _AIFTModule) -> int:
+        """The number of frozen blocks ``freeze`` means for ``module``."""
+        n_blocks, freeze = len(module.blocks), int(self.freeze)
+        if n_blocks == 0:
+            if freeze > 0:
                 raise ValueError(
-                    f"freeze={self.freeze} but backbone {module.name!r} has no feature blocks that "
+                    f"freeze={freeze} but backbone {module.name!r} has no feature blocks that "
                     f"can be frozen; use freeze=0 or a backbone listed in "
                     f"sklearn_aift.backbones.feature_blocks."
                 )
+            return 0
+        n_frozen = freeze if freeze >= 0 else n_blocks + freeze
+        if not 0 <= n_frozen <= n_blocks:
             raise ValueError(
-                f"freeze={self.freeze} exceeds the {n_blocks} feature blocks of backbone "
-                f"{module.name!r}; use 0 <= freeze <= {n_blocks}."
+                f"freeze={freeze} does not fit the {n_blocks} feature blocks of backbone "
+                f"{module.name!r}; use {-n_blocks} <= freeze <= {n_blocks} (-k trains the last "
+                f"k blocks)."
             )
+        return n_frozen
+
+    def _configure(self, module: _AIFTModule, device: torch.device) -> _AIFTModule:
+        """Apply the current freeze/input_size/amp/device settings to ``module``."""
         module.input_size = self._input_size(module)
-        module.set_frozen(self.freeze)
+        module.set_frozen(self._n_frozen(module))
         module.amp = bool(self.amp)
         return module.to(device)
 
@@ -882,36 +570,6 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         if cache is None:
             cache = self._auto_cache = ActivationCache()
         return cache
-
-    def _fingerprint(self, module: _AIFTModule, device: torch.device) -> str:
-        h = hashlib.blake2b(digest_size=16)
-        setup = [module.name, module.weights_id, module.n_frozen, list(module.input_size)]
-        setup += [bool(module.amp and device.type == "cuda"), device.type]
-        h.update(json.dumps(setup).encode())
-        h.update(module.mean.cpu().numpy().tobytes() + module.std.cpu().numpy().tobytes())
-        for qual, mod in module.frozen_modules():
-            for name, tensor in mod.state_dict().items():
-                h.update(f"{qual}.{name}{tensor.dtype}{tuple(tensor.shape)}".encode())
-                raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-                h.update(raw.numpy().tobytes())
-        return h.hexdigest()
-
-    def _activations(self, module, X, indices, keys, cache, fingerprint, device) -> list:
-        """Frozen-prefix activations of candidates ``indices``, computed on misses."""
-        acts = [cache.get((fingerprint, keys[i])) for i in indices]
-        missing = [j for j, a in enumerate(acts) if a is None]
-        if missing:
-            raw = materialize(X, np.asarray(indices)[missing])
-            u, m = raw.shape[:2]
-            pixels = _as_tensor(raw.reshape(u * m, *raw.shape[2:]))
-            with torch.no_grad():
-                out = module.prefix(pixels.to(device)).detach().cpu()
-            out = out.reshape(u, m, *out.shape[1:])
-            for j, act in zip(missing, out):
-                act = act.clone()
-                cache.put((fingerprint, keys[indices[j]]), act)
-                acts[j] = act
-        return acts
 
     # ------------------------------------------------------------------ inference
     def predict_patch_proba(self, X: Any) -> np.ndarray:
@@ -955,35 +613,64 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         return self._predict_patches(module, X, device)
 
     def _predict_patches(self, module: _AIFTModule, X: Any, device: torch.device) -> np.ndarray:
-        n = len(X)
-        m = X.shape[1] if len(X.shape) == 5 else 1
-        k = _n_outputs(module)
+        n, m, k = len(X), n_patches(X), _n_outputs(module)
         P = np.empty((n, m, k), dtype=np.float64)
-        if n == 0:
-            return P
-        per_batch = max(1, int(self.batch_size) // m)
-        cache = self._cache(module)
-        keys = fingerprint = None
-        if cache is not None:
-            keys = _candidate_keys(X, per_batch)
-            fingerprint = self._fingerprint(module, device)
-        module.eval()  # skorch switches to training mode at each training step
-        with tqdm(total=n, desc="predict", unit="candidate", disable=not self.verbose) as bar:
-            for start in range(0, n, per_batch):
-                idx = np.arange(start, min(start + per_batch, n))
-                if cache is not None:
-                    acts = self._activations(module, X, idx, keys, cache, fingerprint, device)
-                    inputs, flag = torch.cat(acts), True
-                else:
-                    raw = _candidate_batch(X, idx[0], idx[-1] + 1)
-                    flat = raw.reshape(len(idx) * m, *raw.shape[2:])
-                    inputs, flag = _as_tensor(flat), False
-                with torch.inference_mode(), _cached_input(module, flag):
-                    logits = module(inputs.to(device))
-                    proba = torch.softmax(logits.double(), dim=-1)
-                P[idx] = proba.cpu().numpy().reshape(len(idx), m, k)
-                bar.update(len(idx))
+
+        def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
+            proba = torch.softmax(logits.double(), dim=-1)
+            P[rows] = proba.cpu().numpy().reshape(len(rows), m, k)
+
+        if n:
+            forward_candidates(module, X, device, int(self.batch_size), self._cache(module),
+                               collect, verbose=bool(self.verbose))
         return P
+
+    def embed(self, X: Any) -> np.ndarray:
+        """Features of each candidate: the last layer's input, averaged over its patches.
+
+        What the classifier sees (for MobileNetV2, the 1280 pooled features),
+        from the current network (before any fit: the pretrained body). The
+        cold-start policy of the query strategies clusters these.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, m, C, H, W) or (n, C, H, W), or CandidateSet
+            Candidates.
+
+        Returns
+        -------
+        features : ndarray of shape (n, n_features)
+            float64 mean patch features.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift import AIFTNet
+        >>> X = np.zeros((3, 2, 3, 32, 32), dtype=np.uint8)
+        >>> AIFTNet("mobilenet_v3_small", weights=None, input_size=32,
+        ...         random_state=0).embed(X).shape
+        (3, 1024)
+        """
+        self._check_all_params()
+        X = check_candidates(X, allow_empty=True)
+        device = self._device()
+        module = self._inference_module(device)
+        m, captured, parts = n_patches(X), [], []
+
+        def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
+            feats = captured.pop().flatten(1).double().cpu().numpy()
+            parts.append(feats.reshape(len(rows), m, -1).mean(axis=1))
+
+        hook = head_input_hook(module, captured)
+        try:
+            if len(X):
+                forward_candidates(module, X, device, int(self.batch_size), self._cache(module),
+                                   collect, verbose=bool(self.verbose))
+        finally:
+            hook.remove()
+        if not parts:
+            return np.empty((0, 0), dtype=np.float64)
+        return np.concatenate(parts)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Candidate probabilities: the mean over each candidate's patches (sec. 4.3).
@@ -1160,17 +847,19 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             self._seed_base = seed_base
             fit_index, optimizer_state, history = 0, None, None
         module = self._configure(module, device)
+        self._check_batch_size(module)
+        if fit_index == 0 and self.weights is None:
+            module.calibrate_norms(_pixel_batches(X, int(self.batch_size)))
         y_enc = np.searchsorted(classes_, y)
-        base, gamma, epochs = self._lr_plan(fit_index)
+        base, gamma, epochs = learning_rate_plan(self, fit_index)
         if partial:
             epochs = 1
-        m = X.shape[1] if len(X.shape) == 5 else 1
-        n_items = len(X) * m
+        n_items = len(X) * n_patches(X)
         seed = _derive_seed(self._seed_base, 1, fit_index)
-        generator = torch.Generator().manual_seed(seed)
         # a last batch of one patch would break batch norm in training mode: drop it
         drop_last = n_items > 1 and n_items % self.batch_size == 1
-        net = self._make_net(module, device, base, gamma, generator, drop_last=drop_last)
+        net = self._make_net(module, device, base, gamma, drop_last=drop_last,
+                             generator=torch.Generator().manual_seed(seed))
         net.initialize()
         if optimizer_state is not None:
             state = net.optimizer_.state_dict()
@@ -1179,21 +868,58 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         if history is not None:
             net.history_ = history
         cache = self._cache(module)
-        if cache is not None:
-            dataset = self._activation_dataset(module, X, y_enc, m, cache, device)
-        else:
-            dataset = _PatchDataset(X, y_enc, m)
+        dataset = self._training_dataset(module, X, y_enc, cache, device)
+        before = {k: v.clone() for k, v in module.backbone.state_dict().items()}
         devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), _cached_input(module, cache is not None):
+        module.set_mode(True)  # once per fit; skorch's per-step train() calls are then free
+        with torch.random.fork_rng(devices=devices), cached_input(module, cache is not None):
             torch.manual_seed(seed)
             net.notify("on_train_begin", X=dataset, y=None)
             net.fit_loop(dataset, None, epochs=epochs)
             net.notify("on_train_end", X=dataset, y=None)
-        module.eval()
+        module.set_mode(False)
+        self._check_converged(module, net, dataset, cache is not None, before, fit_index)
         self.net_ = net
         self.classes_ = classes_
         self.n_fits_ = fit_index + 1
         return self
+
+    def _check_batch_size(self, module: _AIFTModule) -> None:
+        trainable_norms = any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None
+            and m.weight.requires_grad
+            for m in module.backbone.modules()
+        )
+        if int(self.batch_size) < 2 and trainable_norms:
+            raise ValueError(
+                f"batch_size={self.batch_size} cannot train the batch-norm layers of the "
+                f"trainable blocks of {module.name!r} (they need at least 2 patches per batch); "
+                f"use batch_size >= 2, or freeze those blocks."
+            )
+
+    def _check_converged(self, module: _AIFTModule, net: NeuralNet, dataset: Any,
+                         from_cache: bool, before: dict, fit_index: int) -> None:
+        """Raise, with the weights restored, when the fit's loss or outputs are not finite.
+
+        Weights can stay finite while the logits overflow, so the network is
+        also run (in eval mode) on the first training batch.
+        """
+        losses = [row.get("train_loss") for row in net.history_[-1:]]
+        finite_loss = all(loss is None or np.isfinite(loss) for loss in losses)
+        inputs, _ = dataset.__getitems__(list(range(min(len(dataset), int(self.batch_size)))))
+        with torch.inference_mode(), cached_input(module, from_cache):
+            finite_outputs = bool(torch.isfinite(module(inputs.to(module.mean.device))).all())
+        if finite_loss and finite_outputs:
+            return
+        module.backbone.load_state_dict(before)
+        base, _, _ = learning_rate_plan(self, fit_index)
+        names = "lr, head_lr" if fit_index == 0 else "lr_incremental, head_lr_incremental"
+        raise FloatingPointError(
+            f"fine-tuning diverged in fit {fit_index} (training loss {losses[-1]!r}, finite "
+            f"outputs: {finite_outputs}) with body learning rate {base['body_weight']:g} and "
+            f"head learning rate {base['head_weight']:g}; lower them ({names}). The weights "
+            f"before this fit were kept."
+        )
 
     def _first_classes(self, y: np.ndarray, classes: Any) -> np.ndarray:
         source = classes if classes is not None else self.classes
@@ -1210,25 +936,16 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             )
         return classes_
 
-    def _activation_dataset(self, module, X, y_enc, m, cache, device) -> _ActivationDataset:
-        keys = _candidate_keys(X, max(1, int(self.batch_size) // m))
-        fingerprint = self._fingerprint(module, device)
-        per_batch = max(1, int(self.batch_size) // m)
-        acts: list = []
-        module.eval()
-        for start in range(0, len(X), per_batch):
-            idx = np.arange(start, min(start + per_batch, len(X)))
-            acts.extend(self._activations(module, X, idx, keys, cache, fingerprint, device))
-        return _ActivationDataset(acts, y_enc, m)
+    def _training_dataset(self, module, X, y_enc, cache, device):
+        if cache is None:
+            return PatchDataset(X, y_enc, n_patches(X))
+        rows = np.arange(len(X))
+        acts = frozen_activations(module, X, rows, candidate_keys(X), cache, device,
+                                  int(self.batch_size))
+        return ActivationDataset(acts, y_enc)
 
     def _make_net(self, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
-        head = f"backbone.{module.head_name}"
-        param_groups = [
-            (f"{head}.bias", {"role": "head_bias", "lr": base["head_bias"]}),
-            (f"{head}.*", {"role": "head_weight", "lr": base["head_weight"]}),
-            ("*.bias", {"role": "body_bias", "lr": base["body_bias"]}),
-        ]
-        callbacks = [("aift_lr_schedule", _LRSchedule(base, gamma))]
+        callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
         callbacks += list(self.callbacks or [])
         return NeuralNet(
             module=module,
@@ -1245,8 +962,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             iterator_train__shuffle=True,
             iterator_train__generator=generator,
             iterator_train__drop_last=drop_last,
+            iterator_train__collate_fn=keep_batch,
             optimizer__momentum=float(self.momentum),
-            optimizer__param_groups=param_groups,
+            optimizer__param_groups=parameter_groups(module.head_name, base),
             **self._skorch_kwargs(),
         )
 
@@ -1288,24 +1006,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         1
         """
         self._check_fitted()
-        module = self.net_.module_
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "backbone": module.name,
-            "weights_id": module.weights_id,
-            "n_classes": int(len(self.classes_)),
-            "classes": self.classes_.tolist(),
-            "classes_dtype": self.classes_.dtype.str,
-            "n_fits": int(self.n_fits_),
-            "seed_base": int(self._seed_base),
-            "freeze": int(module.n_frozen),
-            "input_size": list(module.input_size),
-            "module_state": {k: v.detach().cpu() for k, v in module.backbone.state_dict().items()},
-            "optimizer_state": _to_cpu(self.net_.optimizer_.state_dict()),
-            "history": json.dumps(self.net_.history_.to_list(), default=float),
-            "torch_version": str(torch.__version__),
-        }
+        ckpt = checkpoint_dict(self)
         torch.save(ckpt, os.fspath(path))
 
     def load_checkpoint(self, path: str | os.PathLike) -> "AIFTNet":
@@ -1337,46 +1038,35 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         See :meth:`save_checkpoint`.
         """
         self._check_all_params()
-        ckpt = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"path={os.fspath(path)!r} is not an AIFTNet checkpoint.")
-        if ckpt.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(
-                f"Checkpoint {os.fspath(path)!r} has version {ckpt.get('version')!r}; this "
-                f"release reads version {CHECKPOINT_VERSION}."
-            )
-        if ckpt["backbone"] != self.backbone:
-            raise ValueError(
-                f"Checkpoint {os.fspath(path)!r} holds backbone {ckpt['backbone']!r} but "
-                f"backbone={self.backbone!r}; create the AIFTNet with the same backbone."
-            )
+        ckpt = read_checkpoint(path, self.backbone)
         device = self._device()
         seed_base = int(ckpt["seed_base"])
         module = self._build_module(int(ckpt["n_classes"]), seed_base, load_weights=False)
         module.backbone.load_state_dict(ckpt["module_state"], strict=True)
         module.weights_id = ckpt["weights_id"]
         module = self._configure(module, device)
-        base, gamma, _ = self._lr_plan(int(ckpt["n_fits"]))
+        base, gamma, _ = learning_rate_plan(self, int(ckpt["n_fits"]))
         net = self._make_net(module, device, base, gamma, torch.Generator(), drop_last=False)
         net.initialize()
         net.optimizer_.load_state_dict(ckpt["optimizer_state"])
-        net.history_ = History(json.loads(ckpt["history"]))
-        module.eval()
+        net.history_ = restore_history(ckpt)
+        module.set_mode(False)
         self._initial = None
         self._seed_base = seed_base
         self.net_ = net
-        self.classes_ = np.asarray(ckpt["classes"], dtype=np.dtype(ckpt["classes_dtype"]))
+        self.classes_ = checkpoint_classes(ckpt)
         self.n_fits_ = int(ckpt["n_fits"])
         return self
 
 
 # --------------------------------------------------------------------------- helpers
-def _candidate_batch(X: Any, start: int, stop: int) -> np.ndarray:
-    """Candidates ``start:stop`` as ``(b, m, C, H, W)``: a view for (validated) arrays."""
-    if isinstance(X, np.ndarray):
-        batch = X[start:stop]
-        return batch[:, None] if batch.ndim == 4 else batch
-    return materialize(X, np.arange(start, stop))
+def _pixel_batches(X: Any, batch_size: int):
+    """Raw patches of ``X`` as tensors of about ``batch_size`` patches."""
+    m = n_patches(X)
+    per_batch = max(1, batch_size // m)
+    for start in range(0, len(X), per_batch):
+        raw = np.asarray(X[np.arange(start, min(start + per_batch, len(X)))])
+        yield torch.from_numpy(np.require(raw.reshape(-1, *raw.shape[-3:]), requirements=["C"]))
 
 
 def _positive_int(value: Any) -> bool:
@@ -1385,10 +1075,6 @@ def _positive_int(value: Any) -> bool:
 
 def _unique(labels: Any) -> np.ndarray:
     return np.unique(np.asarray(labels))
-
-
-def _as_tensor(pixels: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.require(pixels, requirements=["C", "W"]))
 
 
 def _n_outputs(module: _AIFTModule) -> int:
@@ -1409,13 +1095,3 @@ def _check_known_labels(y: np.ndarray, classes_: np.ndarray, name: str = "classe
             f"network's outputs were fixed at the first fit. Pass classes=[...] with all labels "
             f"before the first fit."
         )
-
-
-def _to_cpu(obj: Any) -> Any:
-    if torch.is_tensor(obj):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj
