@@ -35,16 +35,29 @@ entropy_diversity_quarter  1/4     1       1
 Baselines: :data:`random_sampling` (the paper's IFT Random) and
 :data:`mean_uncertainty` (entropy of the candidate's mean prediction, the
 plain uncertainty sampling a modAL user would start with).
+
+**Cold start.** The AIFT strategies start with a representative batch: while
+the learner holds fewer than ``cold_start_per_class`` labels of some class,
+they return the candidates nearest to the centres of a k-means clustering of
+the pool in the network's feature space (:meth:`AIFTNet.embed
+<sklearn_aift.net.AIFTNet.embed>`) instead of ranking M0's untrained
+predictions (see :mod:`sklearn_aift._cold_start` and the user guide's cold
+start page for the evidence). ``aift_sampling(..., cold_start=None)`` is the
+paper's pure behaviour. A strategy called on a bare estimator (no
+``y_training``) does not know the labeled set and always uses the AIFT
+criterion.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import numbers
 from typing import Any, Callable
 
 import numpy as np
 
+from ._cold_start import candidate_features, in_cold_start, representative_order
 from .scoring import (
     _check_alpha,
     _check_lambdas,
@@ -55,6 +68,7 @@ from .scoring import (
 
 __all__ = [
     "AIFTSampling",
+    "COLD_START_POLICIES",
     "MeanUncertainty",
     "RandomSampling",
     "aift_sampling",
@@ -69,6 +83,11 @@ __all__ = [
     "patch_proba",
     "random_sampling",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: Cold-start policies of the AIFT strategies (None: the paper's pure criterion).
+COLD_START_POLICIES = ("representative", None)
 
 # the paper's six variants: name -> (alpha, lambda1, lambda2)
 _PAPER_VARIANTS = {
@@ -226,6 +245,8 @@ class _Strategy:
     """Common ranking, ``n_instances`` and ``exclude`` handling."""
 
     __name__ = "strategy"
+    cold_start = None
+    cold_start_per_class = 0
 
     def __call__(
         self,
@@ -240,6 +261,17 @@ class _Strategy:
         n_instances = _check_n_instances(n_instances)
         n_pool = _pool_size(X_pool)
         keep = _remaining(exclude, n_pool)
+        if self.cold_start is not None and in_cold_start(learner, self.cold_start_per_class):
+            features = candidate_features(learner, _subset(X_pool, keep, n_pool))
+            if features is not None:
+                # None seeds k-means with 0: a cold-start batch is reproducible by default
+                seed = 0 if random_state is None else random_state
+                order, shares = representative_order(features, n_instances, _rng(seed))
+                return keep[order], shares
+            logger.warning(
+                "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
+                "representative batch; ranking by the AIFT criterion instead.", self.__name__,
+            )
         scores = self._scores(learner, X_pool, keep, n_pool, random_state)
         # stable sort on -score: ties keep the pool order, i.e. the lower index wins
         order = np.argsort(-scores, kind="stable")[:n_instances]
@@ -325,12 +357,24 @@ class AIFTSampling(_Strategy):
         Weight of the entropy term, >= 0.
     lambda2 : float, default=1.0
         Weight of the diversity term, >= 0; not both 0.
+    cold_start : {"representative", None}, default="representative"
+        The cold-start policy: "representative" returns the candidates
+        nearest to k-means centres of the pool's features (larger clusters
+        first; scores are the clusters' shares of the pool) while some class
+        has fewer than ``cold_start_per_class`` labels; None always ranks by
+        the AIFT criterion, as in the paper.
+    cold_start_per_class : int, default=2
+        Labels of every class the learner must hold before the AIFT
+        criterion takes over (the classes are the learner's or estimator's
+        ``classes``, else at least two labelled classes are required).
 
     Attributes
     ----------
     __name__ : str
         The paper's name of the variant, or
-        ``"aift_sampling(alpha=..., lambda1=..., lambda2=...)"``.
+        ``"aift_sampling(alpha=..., lambda1=..., lambda2=...)"``, suffixed
+        with ``"(cold_start=None)"`` etc. when the cold start differs from the
+        default.
 
     Raises
     ------
@@ -358,16 +402,25 @@ class AIFTSampling(_Strategy):
     array([2, 1])
     """
 
-    def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0):
+    def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
+                 cold_start: str | None = "representative", cold_start_per_class: int = 2):
         self.alpha = _check_alpha(alpha)
         self.lambda1, self.lambda2 = _check_lambdas(lambda1, lambda2)
+        self.cold_start = _check_cold_start(cold_start)
+        self.cold_start_per_class = _check_per_class(cold_start_per_class)
         params = (self.alpha, self.lambda1, self.lambda2)
         names = [name for name, value in _PAPER_VARIANTS.items() if value == params]
+        suffix = ""
+        if (self.cold_start, self.cold_start_per_class) != ("representative", 2):
+            suffix = f"(cold_start={self.cold_start!r}"
+            if self.cold_start is not None:
+                suffix += f", cold_start_per_class={self.cold_start_per_class}"
+            suffix += ")"
         self.__name__ = (
-            names[0]
+            names[0] + suffix
             if names
             else f"aift_sampling(alpha={self.alpha!r}, lambda1={self.lambda1!r}, "
-            f"lambda2={self.lambda2!r})"
+            f"lambda2={self.lambda2!r}){suffix}"
         )
 
     def get_params(self) -> dict[str, float]:
@@ -376,9 +429,12 @@ class AIFTSampling(_Strategy):
         Returns
         -------
         params : dict
-            ``{"alpha": ..., "lambda1": ..., "lambda2": ...}``.
+            ``alpha``, ``lambda1``, ``lambda2``, ``cold_start`` and
+            ``cold_start_per_class``.
         """
-        return {"alpha": self.alpha, "lambda1": self.lambda1, "lambda2": self.lambda2}
+        return {"alpha": self.alpha, "lambda1": self.lambda1, "lambda2": self.lambda2,
+                "cold_start": self.cold_start,
+                "cold_start_per_class": self.cold_start_per_class}
 
     def _scores(self, learner, X_pool, keep, n_pool, random_state):
         P = patch_proba(learner, _subset(X_pool, keep, n_pool))
@@ -478,7 +534,9 @@ class MeanUncertainty(_Strategy):
     )
 
 
-def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0) -> AIFTSampling:
+def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
+                  cold_start: str | None = "representative",
+                  cold_start_per_class: int = 2) -> AIFTSampling:
     """Make an AIFT query strategy with the given parameters.
 
     Parameters
@@ -490,6 +548,11 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
         Weight of the entropy term, >= 0.
     lambda2 : float, default=1.0
         Weight of the diversity term, >= 0; not both 0.
+    cold_start : {"representative", None}, default="representative"
+        The cold-start policy (see :class:`AIFTSampling`); None is the
+        paper's pure criterion from the first round.
+    cold_start_per_class : int, default=2
+        Labels of every class needed before the AIFT criterion takes over.
 
     Returns
     -------
@@ -500,9 +563,11 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     Raises
     ------
     TypeError
-        If a parameter is not a real number.
+        If a parameter is not a real number, or ``cold_start_per_class`` not
+        an integer.
     ValueError
-        If ``alpha`` is outside (0, 1], a lambda is negative or both are 0.
+        If ``alpha`` is outside (0, 1], a lambda is negative or both are 0,
+        ``cold_start`` is unknown or ``cold_start_per_class < 1``.
 
     Examples
     --------
@@ -511,8 +576,27 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     'aift_sampling(alpha=0.5, lambda1=1.0, lambda2=2.0)'
     >>> aift_sampling(alpha=0.25, lambda1=1, lambda2=0).__name__
     'entropy_quarter'
+    >>> aift_sampling(alpha=0.25, lambda1=0, lambda2=1, cold_start=None).__name__
+    'diversity_quarter(cold_start=None)'
     """
-    return AIFTSampling(alpha=alpha, lambda1=lambda1, lambda2=lambda2)
+    return AIFTSampling(alpha=alpha, lambda1=lambda1, lambda2=lambda2, cold_start=cold_start,
+                        cold_start_per_class=cold_start_per_class)
+
+
+def _check_cold_start(cold_start: Any) -> str | None:
+    if cold_start not in COLD_START_POLICIES:
+        raise ValueError(
+            f"cold_start must be one of {COLD_START_POLICIES}; got {cold_start!r}."
+        )
+    return cold_start
+
+
+def _check_per_class(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"cold_start_per_class must be a positive integer; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"cold_start_per_class must be >= 1; got {value}.")
+    return int(value)
 
 
 entropy = AIFTSampling(*_PAPER_VARIANTS["entropy"])
@@ -570,8 +654,8 @@ def describe_strategy(strategy: Callable) -> dict[str, Any]:
     Examples
     --------
     >>> from sklearn_aift.strategies import describe_strategy, entropy_quarter
-    >>> describe_strategy(entropy_quarter)["params"]
-    {'alpha': 0.25, 'lambda1': 1.0, 'lambda2': 0.0}
+    >>> describe_strategy(entropy_quarter)["params"]["alpha"]
+    0.25
     >>> def my_strategy(learner, X_pool, n_instances=1, random_state=None):
     ...     pass
     >>> sorted(describe_strategy(my_strategy))

@@ -76,7 +76,8 @@ def test_paper_variants_rank_by_candidate_scores(name, pool):
     strategy, alpha, lambda1, lambda2 = PAPER[name]
     net, X = pool
     assert strategy.__name__ == name and getattr(strategies, name) is strategy
-    assert strategy.get_params() == {"alpha": alpha, "lambda1": lambda1, "lambda2": lambda2}
+    assert strategy.get_params() == {"alpha": alpha, "lambda1": lambda1, "lambda2": lambda2,
+                                     "cold_start": "representative", "cold_start_per_class": 2}
     expected = candidate_scores(net.P, alpha, lambda1, lambda2)
     result = strategy(net, X, n_instances=5)
     assert isinstance(result, tuple) and len(result) == 2
@@ -252,7 +253,10 @@ def test_factory_names_equality_and_pickling():
     assert aift_sampling(alpha=1, lambda1=1, lambda2=0).__name__ == "entropy"
     custom = aift_sampling(alpha=0.5, lambda1=2.0, lambda2=0.5)
     assert custom.__name__ == "aift_sampling(alpha=0.5, lambda1=2.0, lambda2=0.5)"
-    assert repr(custom) == "AIFTSampling(alpha=0.5, lambda1=2.0, lambda2=0.5)"
+    assert repr(custom) == (
+        "AIFTSampling(alpha=0.5, lambda1=2.0, lambda2=0.5, cold_start='representative', "
+        "cold_start_per_class=2)"
+    )
     assert custom != entropy_diversity_quarter and custom != "entropy"
     assert len({entropy, aift_sampling(1.0, 1.0, 0.0), custom}) == 2
     for strategy in ALL + [custom]:
@@ -298,7 +302,8 @@ def test_describe_builtin_strategies():
         seen.append(json.dumps(description, sort_keys=True))
     assert len(set(seen)) == len(seen)  # every strategy is told apart
     described = describe_strategy(entropy_quarter)
-    assert described["params"] == {"alpha": 0.25, "lambda1": 1.0, "lambda2": 0.0}
+    assert described["params"] == {"alpha": 0.25, "lambda1": 1.0, "lambda2": 0.0,
+                                   "cold_start": "representative", "cold_start_per_class": 2}
     assert described == describe_strategy(aift_sampling(0.25, 1, 0))
     # a description rebuilds the strategy: by name, or through the factory
     for strategy in ALL:

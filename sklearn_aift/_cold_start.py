@@ -1,0 +1,110 @@
+"""The cold start: which candidates to ask about before the model knows anything.
+
+With zero labels, M0's last layer is untrained, so entropy and diversity over
+its patch predictions reflect the random head, not the data: the first AIFT
+batches then tend to hold one class and lose to random picks. Until the
+labeled set holds a few candidates of every class, the strategies instead pick
+a *representative* batch: the candidates nearest to the centres of a k-means
+clustering of the pool in the network's own (pretrained) feature space, larger
+clusters first. Such a batch covers the pool's main modes, as random picks do
+on average, but without their bad draws.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import PCA
+
+logger = logging.getLogger(__name__)
+
+# k-means runs on at most this many principal components of the features.
+_N_COMPONENTS = 32
+# Above this many candidates, mini-batch k-means keeps a round fast.
+_MINIBATCH_ABOVE = 20_000
+
+
+def _known_classes(learner: Any) -> list | None:
+    for owner in (learner, getattr(learner, "estimator", None)):
+        if owner is None:
+            continue
+        for name in ("classes", "classes_"):
+            value = getattr(owner, name, None)
+            if value is not None and not callable(value):
+                try:
+                    return list(np.unique(np.asarray(value)))
+                except TypeError:  # pragma: no cover - unorderable labels
+                    continue
+    return None
+
+
+def labels_of(learner: Any) -> np.ndarray | None:
+    """The labels a learner holds, or None when it does not say (a bare estimator)."""
+    if not hasattr(learner, "y_training"):
+        return None
+    y = learner.y_training
+    return np.asarray([] if y is None else y)
+
+
+def in_cold_start(learner: Any, min_per_class: int) -> bool:
+    """Whether some class has fewer than ``min_per_class`` labels in ``learner``.
+
+    Learners that do not expose their labels (``y_training``) are never in
+    the cold start: a strategy called on a bare estimator does not know what
+    is labeled.
+    """
+    y = labels_of(learner)
+    if y is None:
+        return False
+    classes = _known_classes(learner)
+    values, counts = np.unique(y, return_counts=True) if len(y) else ([], [])
+    held = dict(zip(np.asarray(values).tolist(), np.asarray(counts).tolist()))
+    if classes is None or len(classes) < 2:
+        return len(held) < 2 or min(held.values()) < min_per_class
+    return any(held.get(c, 0) < min_per_class for c in np.asarray(classes).tolist())
+
+
+def candidate_features(learner: Any, X: Any) -> np.ndarray | None:
+    """``embed(X)`` of the learner or its estimator, or None when neither has it."""
+    for owner in (learner, getattr(learner, "estimator", None)):
+        embed = getattr(owner, "embed", None)
+        if callable(embed):
+            return np.asarray(embed(X), dtype=np.float64)
+    return None
+
+
+def representative_order(features: np.ndarray, n_instances: int,
+                         rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """Rows nearest to the centres of ``n_instances`` k-means clusters, larger first.
+
+    Returns the chosen rows and, as their scores, the share of the pool their
+    cluster holds. ``rng`` seeds the projection and k-means.
+    """
+    n = len(features)
+    k = min(int(n_instances), n)
+    if k == n:
+        return np.arange(n), np.full(n, 1.0 / n)
+    X = features - features.mean(axis=0)
+    scale = X.std(axis=0)
+    X = X / np.where(scale > 0, scale, 1.0)
+    n_components = min(_N_COMPONENTS, X.shape[1], n)
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    if n_components < X.shape[1]:
+        X = PCA(n_components=n_components, random_state=seed).fit_transform(X)
+    if n > _MINIBATCH_ABOVE:
+        km = MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4096)
+    else:
+        km = KMeans(n_clusters=k, n_init=3, random_state=seed)
+    assignment = km.fit_predict(X)
+    distances = np.linalg.norm(X - km.cluster_centers_[assignment], axis=1)
+    sizes = np.bincount(assignment, minlength=k)
+    chosen, shares = [], []
+    for cluster in np.argsort(-sizes, kind="stable"):
+        members = np.flatnonzero(assignment == cluster)
+        if len(members):
+            chosen.append(members[np.argmin(distances[members])])
+            shares.append(sizes[cluster] / n)
+    return np.asarray(chosen, dtype=np.intp), np.asarray(shares, dtype=np.float64)
