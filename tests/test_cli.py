@@ -81,7 +81,8 @@ def test_entry_point_reports_errors_without_traceback(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "sklearn-aift compare: error: unknown method 'bald'; choose from diversity_quarter, "
         "diversity, entropy_quarter, entropy, entropy_diversity_quarter, entropy_diversity, "
-        "ift_random, scratch, mean_uncertainty or all"
+        "diversity_quarter_paper, entropy_diversity_quarter_paper, ift_random, scratch, "
+        "mean_uncertainty or all"
     ]
 
 

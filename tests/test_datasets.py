@@ -30,7 +30,7 @@ def test_synthetic_shapes_and_labels(synthetic):
     assert b.patch_clear_fraction.shape == (80, 21)
     np.testing.assert_array_equal(b.target, (b.clear_fraction >= 0.75).astype(int))
     np.testing.assert_allclose(b.clear_fraction, b.clear_mask.mean(axis=(1, 2)))
-    assert 0.3 < b.target.mean() < 0.7
+    assert 0.1 < b.target.mean() < 0.3  # a CAD-like pool: mostly negatives
     assert set(b.degradation) <= {"blur", "bubbles", "darkness", "streaks", "none"}
     assert len(set(b.degradation) - {"none"}) == 4
     # the first patch of the pyramid is the whole frame

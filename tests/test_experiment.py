@@ -8,11 +8,11 @@ import pytest
 
 from sklearn_aift.experiment import (
     ResultsTable,
-    _ResultStore,
     annotation_saving,
     format_metric_table,
     format_saving_table,
 )
+from sklearn_aift.experiment._store import _ResultStore
 
 
 def _curves(curves, step=10):
@@ -97,9 +97,9 @@ def test_saving_default_target_is_reference_at_full_budget():
     # per seed: seed 0 reaches 0.82 at round 2, seed 1 at round 3
     assert dq["labels_per_seed"] == [20, 30]
     assert dq["labels_mean"] == 25 and dq["labels_std"] == 5
-    # reference per seed never reaches 0.82 with seed 0 (max 0.80) -> no paired saving
-    assert math.isnan(dq["saving_per_seed"][0])
-    assert dq["saving_per_seed"][1] == pytest.approx(1 - 30 / 40)
+    # the saving is against the full budget (40 labels), per seed too
+    assert dq["full_budget"] == 40 and out["ift_random"]["saving"] == 0
+    assert dq["saving_per_seed"] == pytest.approx([1 - 20 / 40, 1 - 30 / 40])
     sc = out["scratch"]
     assert math.isnan(sc["labels_needed"]) and sc["n_seeds_reached"] == 0
     assert math.isnan(sc["saving"])
@@ -117,7 +117,7 @@ def test_saving_explicit_and_full_data_targets():
     out = {d["method"]: d for d in annotation_saving(results, target=0.7)}
     assert out["ift_random"]["labels_needed"] == 20
     assert out["entropy"]["labels_needed"] == 10
-    assert out["entropy"]["saving"] == pytest.approx(0.5)
+    assert out["entropy"]["saving"] == pytest.approx(1 - 10 / 40)
     rows = [dict(r, full_data_auc=0.95) for r in results]
     out = {d["method"]: d for d in annotation_saving(ResultsTable(rows), full_data_fraction=0.9)}
     assert out["entropy"]["target"] == pytest.approx(0.855)
@@ -176,10 +176,9 @@ SCALARS = ("method", "seed", "round", "n_labels", "n_positive", "n_negative", "a
 def frames():
     from sklearn_aift.datasets import make_colonoscopy_frames
 
-    pool = make_colonoscopy_frames(n_frames=24, n_patches=5, frame_size=64, patch_size=32,
-                                   random_state=0)
-    test = make_colonoscopy_frames(n_frames=16, n_patches=5, frame_size=64, patch_size=32,
-                                   random_state=1)
+    small = dict(n_patches=5, frame_size=64, patch_size=32, positive_fraction=0.5)
+    pool = make_colonoscopy_frames(n_frames=24, random_state=0, **small)
+    test = make_colonoscopy_frames(n_frames=16, random_state=1, **small)
     return pool.data, pool.target, test.data, test.target
 
 
@@ -206,16 +205,19 @@ def test_runner_end_to_end(frames, tmp_path):
         n_rounds=2, batch_size=4, seeds=[3], full_data=True, patch_proba_rounds=[2],
         out_dir=tmp_path, callback=seen.append, verbose=0,
     )
-    assert len(results) == 4 and len(seen) == 4
+    assert len(results) == 6 and len(seen) == 6
     assert results.methods == ["diversity_quarter", "ift_random"] and results.seeds == [3]
-    assert results["n_labels"].tolist() == [4, 8, 4, 8]
-    assert (results["n_positive"] + results["n_negative"] == 4).all()
+    assert results["n_labels"].tolist() == [0, 4, 8, 0, 4, 8]  # round 0: M0, no label
+    m0 = results.select(round=0)
+    assert np.isfinite(m0["auc"]).all() and (m0["train_time"] == 0).all()
+    taught = results.select(round=[1, 2])
+    assert (taught["n_positive"] + taught["n_negative"] == 4).all()
     auc = results["auc"]
     assert np.all((auc >= 0) & (auc <= 1))
     assert np.all((results["accuracy"] >= 0) & (results["accuracy"] <= 1))
-    assert np.all(results["train_time"] > 0)
+    assert np.all(taught["train_time"] > 0)
     # the AIFT strategy scores the pool every round; random sampling never predicts
-    assert results.select(method="diversity_quarter")["score_time"].min() > 0
+    assert taught.select(method="diversity_quarter")["score_time"].min() > 0
     full = results["full_data_auc"]
     assert np.isfinite(full).all() and len(set(full.tolist())) == 1
     for rows in (results.select(method=m) for m in results.methods):
@@ -230,9 +232,9 @@ def test_runner_end_to_end(frames, tmp_path):
     assert np.asarray(kept[0]["patch_proba"]).shape == (4, 5)
     on_disk = ResultsTable.read_json(tmp_path / "results.json")
     assert _comparable(on_disk) == _comparable(results)
-    assert len(ResultsTable.read_csv(tmp_path / "results.csv")) == 4
+    assert len(ResultsTable.read_csv(tmp_path / "results.csv")) == 6
     # the queried candidates of the AIFT method are its best-scored, in order
-    scores = results.rows[0]["scores"]
+    scores = results.rows[1]["scores"]
     assert scores == sorted(scores, reverse=True)
 
 
@@ -246,25 +248,26 @@ def test_resume_after_interruption_gives_the_same_table(frames, tmp_path):
 
     made = []
 
-    def kill_after_five(row):
+    def kill_after_eight(row):
         made.append((row["method"], row["seed"], row["round"]))
-        if len(made) == 5:  # seed 1, entropy_quarter, round 1: mid-way through a run
+        if len(made) == 8:  # seed 1, entropy_quarter, round 1: mid-way through a run
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
-                       callback=kill_after_five, **kwargs)
+                       callback=kill_after_eight, **kwargs)
+    assert made[-2:] == [("entropy_quarter", 1, 0), ("entropy_quarter", 1, 1)]
     stored = [json.loads(line) for line in next((tmp_path / "store").glob("*.jsonl")).open()]
-    assert sum(r["type"] == "round" for r in stored) == 5
+    assert sum(r["type"] == "round" for r in stored) == 8
     assert not (tmp_path / "results.json").exists()
 
     again = []
     resumed = run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
                              callback=lambda row: again.append(
                                  (row["method"], row["seed"], row["round"])), **kwargs)
-    # finished (method, seed) runs are read back; the interrupted one starts again at round 1
-    assert again == [("entropy_quarter", 1, 1), ("entropy_quarter", 1, 2),
-                     ("ift_random", 1, 1), ("ift_random", 1, 2)]
+    # finished (method, seed) runs are read back; the interrupted one starts again (M0 first)
+    assert again == [("entropy_quarter", 1, r) for r in range(3)] + [
+        ("ift_random", 1, r) for r in range(3)]
     assert _comparable(resumed) == _comparable(reference)
     np.testing.assert_array_equal(resumed["auc"], reference["auc"])
 

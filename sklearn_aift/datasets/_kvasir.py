@@ -153,11 +153,45 @@ def _sample_negatives(
     return out
 
 
+def _sample_hard_negatives(
+    rng: np.random.Generator,
+    mask: np.ndarray,
+    dark: np.ndarray,
+    sizes: list[tuple[float, float]],
+    max_overlap: float,
+    max_dark: float,
+    taken: np.ndarray,
+) -> list[tuple[float, float, float, float]]:
+    """Boxes that touch a polyp: some polyp pixels, at most ``max_overlap`` of the box,
+    and no pixel of ``taken`` (other negatives)."""
+    height, width = mask.shape
+    mask_int, dark_int = _integral(mask), _integral(dark)
+    taken = taken.copy()
+    out = []
+    for w, h in sizes:
+        bw, bh = int(round(min(w, width))), int(round(min(h, height)))
+        if bw < 1 or bh < 1 or bw >= width or bh >= height:
+            continue
+        polyp = _window_sums(mask_int, bh, bw)
+        ok = (polyp > 0) & (polyp <= max_overlap * bw * bh)
+        ok &= _window_sums(dark_int, bh, bw) <= max_dark * bw * bh
+        ok &= _window_sums(_integral(taken), bh, bw) == 0
+        ys, xs = np.nonzero(ok)
+        if len(ys):
+            k = rng.integers(len(ys))
+            x0, y0 = int(xs[k]), int(ys[k])
+            out.append((float(x0), float(y0), float(x0 + bw), float(y0 + bh)))
+            taken[y0 : y0 + bh, x0 : x0 + bw] = True
+    return out
+
+
 def load_kvasir_seg(
     data_dir: Any,
     *,
     protocol: Any = None,
     negatives_per_frame: int = 1,
+    hard_negatives_per_frame: int = 0,
+    max_hard_overlap: float = 0.2,
     boxes: Any = "auto",
     test_size: float | None = 0.25,
     max_frames: int | None = None,
@@ -186,7 +220,16 @@ def load_kvasir_seg(
       until it would fall below ``min_box_size`` (then the negative is left
       out and counted in ``n_negatives_missing``). The box itself is polyp-free;
       the larger-scale and translated patches of a negative near a polyp can
-      show the polyp's rim, as candidates of a real generator do.
+      show the polyp's rim, as candidates of a real generator do;
+    * **hard negatives** (label 0): ``hard_negatives_per_frame`` more boxes of
+      a polyp's size that touch or ring a polyp: they hold some polyp pixels,
+      but at most ``max_hard_overlap`` of the box (the false positives a
+      detector makes at a lesion's edge). They do not overlap each other or
+      the random negatives; a frame without polyps, or without such a
+      position, gets none (counted in ``n_negatives_missing``).
+
+    ``negatives_per_frame=2, hard_negatives_per_frame=2`` gives an imbalanced
+    CAD-like pool of about one positive in five candidates.
 
     Each candidate's patches come from ``protocol``
     (:class:`~sklearn_aift.augment.BoxProtocol`, 96 patches, by default) and are
@@ -204,7 +247,11 @@ def load_kvasir_seg(
         A box protocol; None means ``BoxProtocol()`` (96 patches of 64 px).
         ``BoxProtocol(shift=0)`` gives 24 patches (3 scales x 8 orientations).
     negatives_per_frame : int, default=1
-        Negative candidates sought per frame (0 for positives only).
+        Random mucosa negatives sought per frame (0 for none).
+    hard_negatives_per_frame : int, default=0
+        Hard negatives (touching a polyp) sought per frame.
+    max_hard_overlap : float, default=0.2
+        Largest share of polyp pixels in a hard negative's box, in (0, 1).
     boxes : {"auto", "masks"} or path, default="auto"
         Where polyp boxes come from: ``"auto"`` uses ``data_dir/kavsir_bboxes.json``
         when it exists, else the masks; ``"masks"`` always uses the masks; a
@@ -238,6 +285,7 @@ def load_kvasir_seg(
         ``image_paths``, ``mask_paths``: lists of the frames' files;
         ``box_source``: ndarray (n_frames,) of "file" or "masks";
         ``n_negatives_missing``: negatives that found no room;
+        ``kind``: ndarray (n,) of "polyp", "negative" or "hard negative";
         ``target_names``: ``["mucosa", "polyp"]``; ``DESCR``.
     (data, target) : tuple
         With ``return_X_y=True``.
@@ -290,6 +338,17 @@ def load_kvasir_seg(
         raise ValueError(
             f"negatives_per_frame must be a non-negative integer; got {negatives_per_frame!r}."
         )
+    if (
+        isinstance(hard_negatives_per_frame, bool)
+        or not isinstance(hard_negatives_per_frame, (int, np.integer))
+        or hard_negatives_per_frame < 0
+    ):
+        raise ValueError(
+            f"hard_negatives_per_frame must be a non-negative integer; got "
+            f"{hard_negatives_per_frame!r}."
+        )
+    if not isinstance(max_hard_overlap, (int, float)) or not 0 < max_hard_overlap < 1:
+        raise ValueError(f"max_hard_overlap must be a number in (0, 1); got {max_hard_overlap!r}.")
     if test_size is not None and not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
         raise ValueError(f"test_size must be a number in [0, 1) or None; got {test_size!r}.")
     if max_frames is not None and (
@@ -367,7 +426,7 @@ def load_kvasir_seg(
     else:
         median_size = (float(frames[0][3].shape[1]) / 4, float(frames[0][3].shape[0]) / 4)
 
-    regions, labels, groups = [], [], []
+    regions, labels, groups, kinds = [], [], [], []
     missing = 0
     for g, (stem, _, _, mask, dark, pos, _) in enumerate(frames):
         rng = np.random.default_rng([seed, zlib.crc32(stem.encode())])
@@ -378,14 +437,26 @@ def load_kvasir_seg(
             sizes = [median_size] * negatives_per_frame
         neg = _sample_negatives(rng, mask, dark, sizes, min_box_size, max_dark_fraction)
         missing += negatives_per_frame - len(neg)
-        for box in pos:
+        hard: list = []
+        if hard_negatives_per_frame and len(pos):
+            hard_rng = np.random.default_rng([seed, zlib.crc32(stem.encode()), 1])
+            picks = hard_rng.integers(len(pos), size=hard_negatives_per_frame)
+            hard_sizes = [(pos[k, 2] - pos[k, 0], pos[k, 3] - pos[k, 1]) for k in picks]
+            taken = np.zeros_like(mask)
+            for x0, y0, x1, y1 in neg:
+                taken[int(y0) : int(y1), int(x0) : int(x1)] = True
+            hard = _sample_hard_negatives(hard_rng, mask, dark, hard_sizes, max_hard_overlap,
+                                          max_dark_fraction, taken)
+        missing += hard_negatives_per_frame - len(hard)
+        for box, label, kind in (
+            [(b, 1, "polyp") for b in pos]
+            + [(b, 0, "negative") for b in neg]
+            + [(b, 0, "hard negative") for b in hard]
+        ):
             regions.append(box)
-            labels.append(1)
+            labels.append(label)
             groups.append(g)
-        for box in neg:
-            regions.append(box)
-            labels.append(0)
-            groups.append(g)
+            kinds.append(kind)
     if missing:
         logger.info("%d negative boxes found no polyp-free room and were left out", missing)
     if not regions:
@@ -425,6 +496,7 @@ def load_kvasir_seg(
         mask_paths=[str(f[2]) for f in frames],
         box_source=np.array([f[6] for f in frames]),
         n_negatives_missing=int(missing),
+        kind=np.array(kinds),
         target_names=np.array(["mucosa", "polyp"]),
         DESCR=_DESCR,
     )

@@ -159,11 +159,13 @@ def _apply(kind: str, rng: np.random.Generator, img: np.ndarray, mask: np.ndarra
     return out.astype(np.float32)
 
 
-def _draw_clear_fraction(rng: np.random.Generator, threshold: float, ambiguous: float) -> float:
-    u = rng.uniform()
-    if u < ambiguous:
-        return float(rng.uniform(threshold - 0.15, threshold + 0.15))
-    if u < ambiguous + (1 - ambiguous) / 2:
+def _draw_clear_fraction(rng: np.random.Generator, threshold: float, ambiguous: float,
+                         positive_fraction: float) -> float:
+    informative = rng.uniform() < positive_fraction
+    if rng.uniform() < ambiguous:  # near the threshold, on the side of its label
+        low, high = (threshold, threshold + 0.15) if informative else (threshold - 0.15, threshold)
+        return float(min(1.0, rng.uniform(low, high)))
+    if informative:
         return float(min(1.0, rng.uniform(threshold + 0.12, 1.08)))
     return float(rng.uniform(0.0, threshold - 0.15))
 
@@ -176,6 +178,7 @@ def make_colonoscopy_frames(
     patch_size: int = 48,
     layout: str = "pyramid",
     threshold: float = 0.75,
+    positive_fraction: float = 0.2,
     ambiguous: float = 0.35,
     degradations: tuple = DEGRADATIONS,
     return_X_y: bool = False,
@@ -184,15 +187,18 @@ def make_colonoscopy_frames(
     """Synthetic colonoscopy frames labelled informative / non-informative.
 
     The embedded default dataset, generated in memory (a few hundred frames
-    take seconds). Each frame is textured pink mucosa with folds, vessels and
+    take seconds). Like the output of a real candidate generator, the pool is
+    mostly negatives (``positive_fraction`` informative frames, 20% by
+    default), and some negatives are hard: degraded just beyond the threshold. Each frame is textured pink mucosa with folds, vessels and
     specular highlights; a random part of it is degraded by one artefact
     (``"blur"``: strong defocus with haze, ``"bubbles"``, ``"darkness"`` or
     ``"streaks"``: motion blur with smeared highlights). A frame is
     *informative* (label 1) when its clear fraction is at least ``threshold``
     (the paper's 75%), else *non-informative* (0). A share ``ambiguous`` of the
-    frames has a clear fraction within 0.15 of the threshold, so the patches
-    of such frames often disagree with their frame's label: the patch-level
-    label noise of the paper's Fig. 1 and 2(c).
+    frames of each class has a clear fraction within 0.15 of the threshold (on
+    its own side), so the patches of such frames often disagree with their
+    frame's label: the patch-level label noise of the paper's Fig. 1 and 2(c),
+    and the hard negatives of a CAD pool.
 
     Each frame is one candidate whose patches come from
     :class:`~sklearn_aift.augment.FrameProtocol` (21 by default: the whole
@@ -212,11 +218,14 @@ def make_colonoscopy_frames(
         Patch layout of :class:`~sklearn_aift.augment.FrameProtocol`.
     threshold : float, default=0.75
         Clear fraction at and above which a frame is informative.
+    positive_fraction : float, default=0.2
+        Probability that a frame is drawn informative (the positive class);
+        0.5 gives a balanced pool.
     ambiguous : float, default=0.35
-        Share of frames whose clear fraction is drawn within 0.15 of
-        ``threshold``; the others are clearly informative (clear fraction at
-        least ``threshold + 0.12``) or clearly not (at most ``threshold - 0.15``),
-        in equal shares.
+        Share of the frames of each class whose clear fraction is drawn within
+        0.15 of ``threshold`` on their side of it; the others are clearly
+        informative (clear fraction at least ``threshold + 0.12``) or clearly
+        not (at most ``threshold - 0.15``).
     degradations : sequence of str, default=("blur", "bubbles", "darkness", "streaks")
         Artefacts to draw from (one per frame).
     return_X_y : bool, default=False
@@ -267,6 +276,10 @@ def make_colonoscopy_frames(
         raise ValueError(f"frame_size must be an integer of at least 32; got {frame_size!r}.")
     if not isinstance(threshold, (int, float)) or not 0.2 < threshold < 0.95:
         raise ValueError(f"threshold must be a number in (0.2, 0.95); got {threshold!r}.")
+    if not isinstance(positive_fraction, (int, float)) or not 0 < positive_fraction < 1:
+        raise ValueError(
+            f"positive_fraction must be a number in (0, 1); got {positive_fraction!r}."
+        )
     if not isinstance(ambiguous, (int, float)) or not 0 <= ambiguous <= 1:
         raise ValueError(f"ambiguous must be a number in [0, 1]; got {ambiguous!r}.")
     kinds = tuple(degradations)
@@ -284,7 +297,8 @@ def make_colonoscopy_frames(
     kind_used = np.empty(n_frames, dtype=object)
     for i in range(n_frames):
         img = _mucosa(rng, size)
-        mask = _degraded_mask(rng, size, _draw_clear_fraction(rng, threshold, ambiguous))
+        fraction = _draw_clear_fraction(rng, threshold, ambiguous, positive_fraction)
+        mask = _degraded_mask(rng, size, fraction)
         kind = kinds[rng.integers(len(kinds))]
         if mask.any():
             degraded = _apply(kind, rng, img.copy(), mask)

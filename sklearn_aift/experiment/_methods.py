@@ -1,0 +1,90 @@
+"""The methods a comparison can run, their display names and their query strategies."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import strategies
+
+
+#: The six AIFT variants of the paper, in the order of its figures.
+AIFT_METHODS: tuple[str, ...] = (
+    "diversity_quarter",
+    "diversity",
+    "entropy_quarter",
+    "entropy",
+    "entropy_diversity_quarter",
+    "entropy_diversity",
+)
+
+#: Every method :func:`run_comparison` knows: the six AIFT variants, IFT
+#: Random (continuous fine-tuning with random queries), Learning from Scratch
+#: (same architecture, random initial weights, random queries) and the entropy
+#: of the candidate's mean prediction (the plain uncertainty baseline).
+#: AIFT variants that rank by the paper's criterion from the very first round
+#: (``cold_start=None``), to measure what the cold-start policy changes.
+PAPER_COLD_START_METHODS: tuple[str, ...] = (
+    "diversity_quarter_paper",
+    "entropy_diversity_quarter_paper",
+)
+
+#: Every method :func:`run_comparison` knows: the six AIFT variants (with the
+#: representative cold start), two of them with the paper's pure criterion
+#: from the first round, IFT Random (continuous fine-tuning with random
+#: queries), Learning from Scratch (same architecture, random initial weights,
+#: random queries) and the entropy of the candidate's mean prediction (the
+#: plain uncertainty baseline).
+METHODS: tuple[str, ...] = (
+    AIFT_METHODS + PAPER_COLD_START_METHODS + ("ift_random", "scratch", "mean_uncertainty")
+)
+
+_METHOD_LABELS = {
+    "diversity_quarter": "AIFT Diversity 1/4",
+    "diversity": "AIFT Diversity",
+    "entropy_quarter": "AIFT Entropy 1/4",
+    "entropy": "AIFT Entropy",
+    "entropy_diversity_quarter": "AIFT (Entropy+Diversity) 1/4",
+    "entropy_diversity": "AIFT (Entropy+Diversity)",
+    "diversity_quarter_paper": "AIFT Diversity 1/4, no cold-start policy",
+    "entropy_diversity_quarter_paper": "AIFT (Entropy+Diversity) 1/4, no cold-start policy",
+    "ift_random": "IFT Random",
+    "scratch": "Learning from Scratch",
+    "mean_uncertainty": "Mean uncertainty",
+}
+
+def method_label(method: str) -> str:
+    """Return the paper's display name of a method.
+
+    Parameters
+    ----------
+    method : str
+        A name from :data:`METHODS` (other names are returned unchanged).
+
+    Returns
+    -------
+    label : str
+        The display name, e.g. ``"AIFT Diversity 1/4"`` for
+        ``"diversity_quarter"``.
+
+    Examples
+    --------
+    >>> from sklearn_aift.experiment import method_label
+    >>> method_label("entropy_diversity_quarter")
+    'AIFT (Entropy+Diversity) 1/4'
+    >>> method_label("ift_random")
+    'IFT Random'
+    """
+    return _METHOD_LABELS.get(method, method)
+
+
+_STRATEGY_OF = {
+    "ift_random": "random_sampling",
+    "scratch": "random_sampling",
+}
+
+
+def _strategy_for(method: str) -> Callable:
+    if method in PAPER_COLD_START_METHODS:
+        params = getattr(strategies, method[: -len("_paper")]).get_params()
+        return strategies.aift_sampling(**{**params, "cold_start": None})
+    return getattr(strategies, _STRATEGY_OF.get(method, method))

@@ -1,0 +1,440 @@
+"""run_comparison: every method from zero labels against an oracle, over several seeds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
+
+from ..candidates import check_candidate_labels, check_candidates
+from ..learner import ActiveLearner
+from ..net import ActivationCache
+from ._methods import METHODS, _strategy_for
+from ._results import ResultsTable, _json_safe
+from ._store import _STORE_VERSION, _data_fingerprint, _estimator_signature, _ResultStore, _stable_repr
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------
+# The runner
+# ---------------------------------------------------------------------------
+
+def _check_int(value: Any, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    return int(value)
+
+
+def _check_methods(methods: Any) -> list[str]:
+    if isinstance(methods, str):
+        methods = [methods]
+    methods = list(methods)
+    if not methods:
+        raise ValueError("methods is empty; give at least one of " + ", ".join(METHODS) + ".")
+    for m in methods:
+        if m not in METHODS:
+            raise ValueError(f"unknown method {m!r}; choose from {', '.join(METHODS)}.")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods lists a method twice: {methods}.")
+    return methods
+
+
+def _check_seeds(seeds: Any) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = range(_check_int(seeds, "seeds"))
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty; give a number of seeds or a list of integer seeds.")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"seeds must be non-negative integers; got {s!r}.")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds lists a seed twice: {seeds}.")
+    return [int(s) for s in seeds]
+
+
+def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, positive: Any) -> float:
+    if len(np.unique(y_true)) < 2:
+        return float("nan")
+    if len(classes) == 2:
+        column = int(np.flatnonzero(classes == positive)[0])
+        return float(roc_auc_score(y_true == positive, proba[:, column]))
+    return float(roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
+
+
+def _evaluate(estimator: Any, X_test: Any, y_test: np.ndarray, classes: np.ndarray,
+              positive: Any) -> tuple[float, float, float]:
+    start = time.perf_counter()
+    proba = np.asarray(estimator.predict_proba(X_test), dtype=np.float64)
+    seconds = time.perf_counter() - start
+    est_classes = np.asarray(getattr(estimator, "classes_", classes))
+    if len(est_classes) != len(classes) or not np.array_equal(est_classes, classes):
+        # align columns with the pool's classes
+        aligned = np.zeros((len(proba), len(classes)))
+        for j, c in enumerate(est_classes):
+            aligned[:, int(np.flatnonzero(classes == c)[0])] = proba[:, j]
+        proba = aligned
+    accuracy = float(np.mean(classes[np.argmax(proba, axis=1)] == y_test))
+    return _roc_auc(y_test, proba, classes, positive), accuracy, seconds
+
+
+def _method_estimator(estimator: Any, method: str, seed: int, cache: Any,
+                      scratch_params: Mapping[str, Any]) -> Any:
+    est = clone(estimator)
+    params: dict[str, Any] = {}
+    names = est.get_params(deep=False)
+    if "random_state" in names:
+        params["random_state"] = seed
+    if cache is not None and "activation_cache" in names:
+        params["activation_cache"] = cache
+    if method == "scratch":
+        params.update(scratch_params)
+    return est.set_params(**params)
+
+
+def _simulate(
+    method: str,
+    seed: int,
+    estimator: Any,
+    X_pool: Any,
+    y_pool: np.ndarray,
+    X_test: Any,
+    y_test: np.ndarray,
+    classes: np.ndarray,
+    positive: Any,
+    n_rounds: int,
+    batch_size: int,
+    patch_proba_rounds: set[int],
+) -> Iterator[dict[str, Any]]:
+    """Run one (method, seed) with the ActiveLearner and yield one row per round."""
+    learner = ActiveLearner(estimator, query_strategy=_strategy_for(method), classes=classes,
+                            random_state=seed)
+    current_round = 0
+    recorded: dict[str, Any] = {}
+    pos_column = int(np.flatnonzero(classes == positive)[0])
+
+    def oracle(indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices, dtype=np.intp)
+        if current_round in patch_proba_rounds:
+            # the predictions the strategy ranked (the model before this round's fine-tuning)
+            P = learner.estimator.predict_patch_proba(X_pool[indices])
+            recorded["patch_proba"] = np.round(P[..., pos_column], 5).tolist()
+        return y_pool[indices]
+
+    auc, accuracy, eval_time = _evaluate(learner.estimator, X_test, y_test, classes, positive)
+    yield {  # round 0: M0, before any label (the cold start's starting point)
+        "method": method, "seed": seed, "round": 0, "n_labels": 0, "n_positive": 0,
+        "n_negative": 0, "auc": auc, "accuracy": accuracy, "score_time": 0.0,
+        "train_time": 0.0, "eval_time": eval_time, "queried": [], "scores": [],
+        "patch_proba": None,
+    }
+    for r in range(1, n_rounds + 1):
+        current_round = r
+        recorded.clear()
+        learner.run(oracle, X_pool, budget=r * batch_size, batch_size=batch_size)
+        if len(learner.history_) != r:
+            raise RuntimeError(
+                f"the learner ran {len(learner.history_)} rounds where {r} were expected "
+                f"(method {method!r}, seed {seed})."
+            )
+        entry = learner.history_[-1]
+        queried = np.asarray(entry["queried"], dtype=np.intp)
+        auc, accuracy, eval_time = _evaluate(learner.estimator, X_test, y_test, classes, positive)
+        n_pos = int(np.sum(y_pool[queried] == positive))
+        yield {
+            "method": method,
+            "seed": seed,
+            "round": r,
+            "n_labels": int(entry["n_labels"]),
+            "n_positive": n_pos,
+            "n_negative": int(len(queried) - n_pos),
+            "auc": auc,
+            "accuracy": accuracy,
+            "score_time": float(entry.get("scoring_time") or 0.0),
+            "train_time": float(entry.get("training_time") or 0.0),
+            "eval_time": eval_time,
+            "queried": queried.tolist(),
+            "scores": [None if s is None else float(s) for s in entry.get("scores", [])],
+            "patch_proba": recorded.get("patch_proba"),
+        }
+
+
+def _full_data_auc(estimator: Any, seed: int, cache: Any, X_pool: Any, y_pool: np.ndarray,
+                   X_test: Any, y_test: np.ndarray, classes: np.ndarray,
+                   positive: Any) -> dict[str, Any]:
+    est = _method_estimator(estimator, "full_data", seed, cache, {})
+    start = time.perf_counter()
+    est.fit(X_pool, y_pool)
+    train_time = time.perf_counter() - start
+    auc, accuracy, _ = _evaluate(est, X_test, y_test, classes, positive)
+    return {"type": "full_data", "seed": seed, "auc": auc, "accuracy": accuracy,
+            "n_labels": int(len(y_pool)), "train_time": train_time}
+
+
+def run_comparison(
+    estimator: Any,
+    X_pool: Any,
+    y_pool: Any,
+    X_test: Any,
+    y_test: Any,
+    *,
+    methods: Sequence[str] = ("entropy_diversity_quarter", "diversity_quarter", "ift_random"),
+    n_rounds: int = 10,
+    batch_size: int = 10,
+    seeds: int | Sequence[int] = 3,
+    full_data: bool = False,
+    scratch_params: Mapping[str, Any] | None = None,
+    patch_proba_rounds: Sequence[int] = (1, 3),
+    positive_label: Any = None,
+    out_dir: str | os.PathLike | None = None,
+    callback: Callable[[dict[str, Any]], Any] | None = None,
+    verbose: int = 1,
+) -> ResultsTable:
+    """Simulate annotation with several methods and seeds against an oracle.
+
+    For every seed and method, an :class:`~sklearn_aift.learner.ActiveLearner`
+    starts from a clone of ``estimator`` and an empty labeled set and runs
+    ``n_rounds`` rounds of Alg. 1: query ``batch_size`` candidates of the pool,
+    get their labels from ``y_pool`` (the oracle), fine-tune. After every round
+    the model's candidate-level AUC and accuracy on the test set are recorded
+    with the labels used, the positives and negatives among the queried
+    candidates and the time spent scoring, training and evaluating.
+
+    Methods (:data:`METHODS`): the six AIFT variants of the paper (strategies
+    of the same names in :mod:`sklearn_aift.strategies`); ``"ift_random"``
+    (continuous fine-tuning with random queries); ``"scratch"`` (Learning from
+    Scratch: the same estimator with ``weights=None``, random queries); and
+    ``"mean_uncertainty"``. Within a seed every method starts from the same
+    network (``random_state=seed`` for the estimator and the strategy), so
+    differences come from the queries.
+
+    When the estimator has an ``activation_cache`` parameter set to ``"auto"``,
+    one :class:`~sklearn_aift.net.ActivationCache` is shared by all the nets of
+    the run, so the frozen-prefix activations of the pool and the test set are
+    computed once (per distinct frozen prefix: the scratch nets have their
+    own). Pass ``activation_cache=None`` in the estimator to switch that off.
+
+    **Resuming.** With ``out_dir``, every row is appended to a store in
+    ``out_dir/store/`` (one JSON-lines file per configuration, named by a hash
+    of the estimator's parameters, the data, ``batch_size``, ``scratch_params``,
+    ``patch_proba_rounds`` and ``positive_label``) as soon as it is made. Run
+    again with the same arguments, finished (method, seed) runs are read back
+    and an interrupted one is recomputed from its start, which gives the same
+    rows as an uninterrupted run (every fit and query is seeded). Adding
+    methods or seeds reuses the stored ones. At the end the table is written
+    to ``out_dir/results.csv`` and ``out_dir/results.json``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A classifier over candidates with ``predict_patch_proba``, ``fit``,
+        ``predict_proba``, ``get_params``/``set_params`` and ``random_state``,
+        usually :class:`~sklearn_aift.net.AIFTNet` (with ``warm_start=True`` for
+        continuous fine-tuning). It is cloned, never fitted itself.
+    X_pool : candidate array or CandidateSet
+        The unlabeled training pool the methods query from.
+    y_pool : array-like of shape (n_pool,)
+        The oracle's labels of the pool.
+    X_test : candidate array or CandidateSet
+        Held-out candidates the AUC is measured on (never queried).
+    y_test : array-like of shape (n_test,)
+        Their labels.
+    methods : sequence of str, default=("entropy_diversity_quarter", "diversity_quarter", "ift_random")
+        Methods to run, from :data:`METHODS`.
+    n_rounds : int, default=10
+        Rounds per method and seed (the label budget is
+        ``n_rounds * batch_size``).
+    batch_size : int, default=10
+        Candidates queried per round (``b``).
+    seeds : int or sequence of int, default=3
+        The seeds, or their number (``range(seeds)``).
+    full_data : bool, default=False
+        Also fine-tune once per seed on the whole labeled pool and record the
+        test AUC in the ``full_data_auc`` column (a reference for
+        :func:`annotation_saving`'s ``full_data_fraction``).
+    scratch_params : dict, default=None
+        ``set_params`` overrides of the ``"scratch"`` estimator; None means
+        ``{"weights": None}`` (the same architecture and settings, random
+        initial weights; a frozen prefix stays frozen at its random values).
+    patch_proba_rounds : sequence of int, default=(1, 3)
+        Rounds for which the patch predictions of the queried candidates (the
+        ones the strategy ranked) are kept in the ``patch_proba`` column, for
+        :func:`~sklearn_aift.plotting.plot_selected_candidates`.
+    positive_label : label, default=None
+        The positive class for the AUC; None takes the greatest label.
+    out_dir : str or path-like, default=None
+        Folder for the store and the results; None keeps everything in memory
+        (nothing is resumable).
+    callback : callable, default=None
+        ``callback(row)`` after each round's row is stored.
+    verbose : int, default=1
+        0 is silent; 1 shows a tqdm progress bar over methods x seeds x rounds.
+
+    Returns
+    -------
+    results : ResultsTable
+        One row per method, seed and round (see :class:`ResultsTable`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, a bad number, labels that do not match the
+        candidates, a single-class pool or a budget larger than the pool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift import AIFTNet
+    >>> from sklearn_aift.experiment import run_comparison
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(40) % 2
+    >>> X = rng.integers(0, 120, size=(40, 3, 3, 32, 32)).astype(np.uint8)
+    >>> X[y == 1] += 100
+    >>> net = AIFTNet("mobilenet_v3_small", weights=None, input_size=32, max_epochs=1,
+    ...               max_epochs_incremental=1, batch_size=32, freeze=8)
+    >>> results = run_comparison(net, X[:30], y[:30], X[30:], y[30:], methods=["entropy",
+    ...                          "ift_random"], n_rounds=2, batch_size=4, seeds=1, verbose=0)
+    >>> len(results), results["n_labels"].tolist()  # round 0 is M0, before any label
+    (6, [0, 4, 8, 0, 4, 8])
+    """
+    methods = _check_methods(methods)
+    seeds = _check_seeds(seeds)
+    n_rounds = _check_int(n_rounds, "n_rounds")
+    batch_size = _check_int(batch_size, "batch_size")
+    X_pool = check_candidates(X_pool, name="X_pool")
+    X_test = check_candidates(X_test, name="X_test")
+    y_pool = check_candidate_labels(y_pool, len(X_pool), name="y_pool")
+    y_test = check_candidate_labels(y_test, len(X_test), name="y_test")
+    classes = np.unique(y_pool)
+    if len(classes) < 2:
+        raise ValueError(f"y_pool holds a single class ({classes[0]!r}); two are needed.")
+    unseen = np.setdiff1d(np.unique(y_test), classes)
+    if unseen.size:
+        raise ValueError(f"y_test holds labels absent from y_pool: {unseen.tolist()}.")
+    if positive_label is None:
+        positive = classes[-1]
+    elif positive_label in classes.tolist():
+        positive = classes[classes.tolist().index(positive_label)]
+    else:
+        raise ValueError(
+            f"positive_label={positive_label!r} is not a pool label; labels: {classes.tolist()}."
+        )
+    budget = n_rounds * batch_size
+    if budget > len(X_pool):
+        raise ValueError(
+            f"the budget n_rounds * batch_size = {n_rounds} * {batch_size} = {budget} exceeds "
+            f"the pool of {len(X_pool)} candidates."
+        )
+    scratch_params = {"weights": None} if scratch_params is None else dict(scratch_params)
+    rounds_kept = {int(r) for r in patch_proba_rounds}
+
+    cache = None
+    if getattr(estimator, "activation_cache", None) == "auto":
+        cache = ActivationCache(max_bytes=None)
+
+    store = None
+    records: list[dict[str, Any]] = []
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        config = {
+            "store_version": _STORE_VERSION,
+            "estimator": _estimator_signature(estimator),
+            "pool": _data_fingerprint(X_pool, y_pool),
+            "test": _data_fingerprint(X_test, y_test),
+            "batch_size": batch_size,
+            "scratch_params": _stable_repr(scratch_params),
+            "patch_proba_rounds": sorted(rounds_kept),
+            "positive_label": _stable_repr(_json_safe(positive)),
+        }
+        key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        store = _ResultStore(out_dir / "store" / f"{key}.jsonl", key, config)
+        records = store.load()
+
+    rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    done: set[tuple[str, int]] = set()
+    full: dict[int, dict[str, Any]] = {}
+    for rec in records:
+        kind = rec.get("type")
+        if kind == "round":
+            rows.setdefault((rec["method"], rec["seed"]), []).append(rec)
+        elif kind == "done" and rec.get("n_rounds", 0) >= n_rounds:
+            done.add((rec["method"], rec["seed"]))
+        elif kind == "full_data":
+            full[rec["seed"]] = rec
+    # (method, seed) runs without a "done" mark at this length start again from round 1
+    stale = [pair for pair in rows if pair not in done and pair[0] in methods and pair[1] in seeds]
+    if stale and store is not None:
+        logger.info("recomputing interrupted runs %s", stale)
+        for pair in stale:
+            del rows[pair]
+        store.rewrite(
+            r for r in records
+            if not (r.get("type") == "round" and (r["method"], r["seed"]) in stale)
+        )
+
+    n_done = sum(1 for m in methods for s in seeds if (m, s) in done)
+    progress = tqdm(
+        total=len(methods) * len(seeds) * n_rounds,
+        initial=n_done * n_rounds,
+        disable=not verbose,
+        desc="rounds",
+        unit="round",
+    )
+    try:
+        for seed in seeds:
+            if full_data and seed not in full:
+                progress.set_postfix_str(f"full data, seed {seed}")
+                rec = _full_data_auc(estimator, seed, cache, X_pool, y_pool, X_test, y_test,
+                                     classes, positive)
+                full[seed] = rec
+                if store is not None:
+                    store.append(rec)
+            for method in methods:
+                if (method, seed) in done:
+                    continue
+                progress.set_postfix_str(f"{method}, seed {seed}")
+                est = _method_estimator(estimator, method, seed, cache, scratch_params)
+                made = []
+                for row in _simulate(method, seed, est, X_pool, y_pool, X_test, y_test,
+                                     classes, positive, n_rounds, batch_size, rounds_kept):
+                    record = {"type": "round", **row}
+                    if store is not None:
+                        store.append(record)
+                    made.append(record)
+                    progress.update(1 if row["round"] else 0)
+                    logger.info("%s seed %d round %d: %d labels, AUC %.4f", method, seed,
+                                row["round"], row["n_labels"], row["auc"])
+                    if callback is not None:
+                        callback(dict(row))
+                rows[(method, seed)] = made
+                done.add((method, seed))
+                if store is not None:
+                    store.append({"type": "done", "method": method, "seed": seed,
+                                  "n_rounds": n_rounds})
+    finally:
+        progress.close()
+
+    table_rows = []
+    for method in methods:
+        for seed in seeds:
+            for rec in rows.get((method, seed), []):
+                if rec["round"] > n_rounds:
+                    continue
+                row = {k: v for k, v in rec.items() if k != "type"}
+                row["full_data_auc"] = full[seed]["auc"] if seed in full else float("nan")
+                table_rows.append(row)
+    results = ResultsTable(table_rows)
+    if out_dir is not None:
+        results.to_csv(out_dir / "results.csv")
+        results.to_json(out_dir / "results.json")
+    return results
+
