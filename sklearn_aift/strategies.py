@@ -40,7 +40,7 @@ plain uncertainty sampling a modAL user would start with).
 **Cold start.** With zero labels M0's last layer is untrained, so ranking its
 predictions picks candidates of one class and loses to random picks. The AIFT
 strategies therefore return the batch :data:`random_sampling` would (same
-seed, same batch) while the learner holds fewer than ``cold_start_per_class``
+seed, same batch; seed 0 when ``random_state`` is None) while the learner holds fewer than ``cold_start_per_class``
 (5) labels of some class, then rank by the AIFT criterion. A representative
 k-means batch (``cold_start="representative"``) is the alternative;
 ``aift_sampling(..., cold_start=None)`` is the paper's pure behaviour. The
@@ -292,9 +292,11 @@ class _Strategy:
 
     def _cold_start_batch(self, learner, X_pool, keep, n_pool, n_instances, random_state):
         """The cold-start policy's batch, or None to rank by the strategy's own scores."""
+        # None seeds the cold start with 0: a cold-start batch is reproducible by default
+        seed = 0 if random_state is None else random_state
         if self.cold_start == "random":
             # the priorities random_sampling draws: with the same seed, the same batch
-            scores = _rng(random_state).random(n_pool)[keep]
+            scores = _rng(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
             return keep[order], scores[order]
         if not candidate_features(learner, None, check=True):
@@ -304,8 +306,6 @@ class _Strategy:
             )
             return None
         features = _on_remaining(lambda X: candidate_features(learner, X), X_pool, keep, n_pool)
-        # None seeds k-means with 0: a cold-start batch is reproducible by default
-        seed = 0 if random_state is None else random_state
         order, shares = representative_order(features, n_instances, _rng(seed))
         return keep[order], shares
 

@@ -68,28 +68,50 @@ def offline_net():
 @pytest.mark.slow
 def test_first_batch_from_zero_labels_holds_both_classes(offline_net):
     from sklearn_aift.datasets import make_colonoscopy_frames
+    from sklearn_aift.strategies import random_sampling
 
-    X, y = make_colonoscopy_frames(100, n_patches=5, frame_size=64, patch_size=32,
-                                   return_X_y=True, random_state=0)
+    X, y = make_colonoscopy_frames(100, frame_size=64, patch_size=32, return_X_y=True,
+                                   random_state=0)
     X = np.asarray(X)
     assert 0.1 < y.mean() < 0.3  # a CAD-like pool: mostly negatives
     torch.set_num_threads(1)
     learner = ActiveLearner(offline_net, query_strategy=diversity_quarter, classes=[0, 1],
                             random_state=0)
-    idx, _ = learner.query(X, n_instances=10)
+    # a batch of 20 random picks misses the 20% positives with probability 0.8**20 ~ 1%
+    idx, _ = learner.query(X, n_instances=20)
     assert set(y[idx].tolist()) == {0, 1}
+    # the cold-start batch is IFT Random's batch for the same seed
+    same_seed = learner._round_seed(1)
+    np.testing.assert_array_equal(idx, random_sampling(learner, X, 20, random_state=same_seed)[0])
     # the paper's pure criterion is one parameter away: M0's patch predictions, ranked
     paper = aift_sampling(alpha=0.25, lambda1=0, lambda2=1, cold_start=None)
-    learner.query_strategy = paper
-    idx_paper, scores = learner.query(X, n_instances=10)
+    idx_paper, scores = paper(learner, X, n_instances=10)
     expected = candidate_scores(offline_net.predict_patch_proba(X), 0.25, 0.0, 1.0)
     np.testing.assert_array_equal(idx_paper, np.argsort(-expected, kind="stable")[:10])
     np.testing.assert_allclose(scores, expected[idx_paper])
-    # once every class has two labels, the AIFT criterion ranks the candidates
+    assert scores.max() > 0
+    # once every class has 5 labels, the AIFT criterion ranks the candidates
     learner.query_strategy = diversity_quarter
-    learner.teach(X[idx], y[idx])
+    order = np.argsort(y, kind="stable")
+    labeled = np.concatenate([order[:5], order[-5:]])  # five of each class
+    learner.teach(X[labeled], y[labeled])
     idx_after, _ = learner.query(X, n_instances=5)
-    P = offline_net.predict_patch_proba(X)
-    after = candidate_scores(P, 0.25, 0.0, 1.0)
-    after[idx] = -np.inf
+    after = candidate_scores(offline_net.predict_patch_proba(X), 0.25, 0.0, 1.0)
+    after[labeled] = -np.inf
     np.testing.assert_array_equal(idx_after, np.argsort(-after, kind="stable")[:5])
+
+
+def test_representative_policy_picks_the_k_means_batch():
+    class Embedding:
+        y_training = np.array([])
+        classes = [0, 1]
+
+        def embed(self, X):
+            return np.asarray(X, dtype=float).reshape(len(X), -1)[:, :2]
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 0.3, (n, 2)) for c, n in ((0, 30), (6, 10))])
+    strategy = aift_sampling(0.25, 0, 1, cold_start="representative", cold_start_per_class=2)
+    idx, shares = strategy(Embedding(), X, n_instances=2, random_state=0)
+    assert sorted((idx >= 30).tolist()) == [False, True]  # one pick in each mode
+    np.testing.assert_allclose(shares, [0.75, 0.25])
