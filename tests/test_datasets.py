@@ -246,6 +246,38 @@ def test_medmnist_bad_files(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="broken.npz"):
         load_medmnist(tmp_path / "broken.npz")
+
+
+def _corrupt_npz_files(folder):
+    """Files named .npz that are not readable ones, each with what its error must say."""
+    good = folder / "good.npz"
+    np.savez(good, train_images=np.zeros((4, 28, 28), np.uint8), train_labels=np.zeros((4, 1)))
+    data = good.read_bytes()
+    files = {
+        "truncated.npz": (data[: len(data) // 2], "not a zip archive"),
+        "garbage.npz": (b"garbage", "not a zip archive"),
+        "empty.npz": (b"", "it is empty"),
+    }
+    for name, (content, _) in files.items():
+        (folder / name).write_bytes(content)
+    flipped = bytearray(data)
+    flipped[200:260] = b"x" * 60  # inside the first array: the zip's CRC check fails
+    (folder / "crc.npz").write_bytes(bytes(flipped))
+    np.savez(folder / "objects.npz", train_images=np.array([None, 1]), train_labels=[0, 1])
+    expected = {name: why for name, (_, why) in files.items()}
+    expected.update({"crc.npz": "CRC", "objects.npz": "Python objects"})
+    return expected
+
+
+def test_medmnist_corrupt_file_is_named_and_called_not_a_readable_npz(tmp_path):
+    for name, why in _corrupt_npz_files(tmp_path).items():
+        path = tmp_path / name
+        with pytest.raises(ValueError) as info:
+            load_medmnist(path)
+        msg = str(info.value)
+        assert f"npz_path={str(path)!r} is not a readable .npz file" in msg, msg
+        assert why in msg, msg
+        assert "pickled (object) data" not in msg
     np.savez(tmp_path / "keys.npz", train_images=np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(ValueError, match="train_labels"):
         load_medmnist(tmp_path / "keys.npz")
