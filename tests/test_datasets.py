@@ -1,6 +1,7 @@
 """Datasets: the synthetic default, Kvasir-SEG, MedMNIST and image folders."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,3 +338,49 @@ def test_image_folder_bad_input(tmp_path):
     assert b.filenames.tolist() == [str(tmp_path / "ok" / "good.png")]
     with pytest.raises(ValueError, match="image_mode"):
         load_image_folder(tmp_path, image_mode="CMYK")
+
+
+def _class_folders(root, counts):
+    for cls, n in counts.items():
+        (root / cls).mkdir()
+        for i in range(n):
+            value = 40 * (len(cls) % 5) + i
+            Image.fromarray(np.full((20, 24, 3), value, np.uint8)).save(root / cls / f"{i}.png")
+
+
+def test_image_folder_empty_class_folder_is_not_a_class(tmp_path):
+    _class_folders(tmp_path, {"a_empty": 0, "benign": 2, "malignant": 3})
+    with pytest.warns(UserWarning, match="a_empty"):
+        b = load_image_folder(tmp_path)
+    assert b.target_names.tolist() == ["benign", "malignant"]
+    assert b.target.tolist() == [0, 0, 1, 1, 1]  # numbered without the empty folder
+    assert [Path(f).parent.name for f in b.filenames] == ["benign"] * 2 + ["malignant"] * 3
+
+
+def test_image_folder_positive_class_is_target_1(tmp_path):
+    _class_folders(tmp_path, {"benign": 2, "malignant": 3})
+    default = load_image_folder(tmp_path)
+    assert default.target_names.tolist() == ["benign", "malignant"]
+    b = load_image_folder(tmp_path, positive_class="benign")
+    assert b.target_names.tolist() == ["malignant", "benign"]
+    # every image keeps its folder's class, only the numbering changes
+    names = [Path(f).parent.name for f in b.filenames]
+    assert [b.target_names[t] for t in b.target] == names
+    assert b.filenames.tolist() == default.filenames.tolist()  # same candidates, same order
+    assert b.target.tolist() == [1, 1, 0, 0, 0]
+    assert load_image_folder(tmp_path, positive_class="malignant").target.tolist() == (
+        default.target.tolist()
+    )
+
+
+def test_image_folder_positive_class_is_validated(tmp_path):
+    _class_folders(tmp_path, {"benign": 2, "empty": 0, "malignant": 1, "other": 1})
+    with pytest.warns(UserWarning, match="empty"):
+        with pytest.raises(ValueError, match=r"positive_class='polyp' is not a class folder"):
+            load_image_folder(tmp_path, positive_class="polyp")
+        with pytest.raises(ValueError, match="'empty' is a class folder without readable"):
+            load_image_folder(tmp_path, positive_class="empty")
+        with pytest.raises(ValueError, match="needs exactly two class folders.*found 3"):
+            load_image_folder(tmp_path, positive_class="benign")
+        with pytest.raises(ValueError, match="positive_class=1 "):
+            load_image_folder(tmp_path, positive_class=1)
