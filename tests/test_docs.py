@@ -190,3 +190,30 @@ def test_benchmark_figures_are_shown():
     shown += (DOCS / "benchmarks.rst").read_text() if (DOCS / "benchmarks.rst").is_file() else ""
     missing = [p.name for p in pngs if p.name not in shown]
     assert not missing or "aift-benchmark-figures" in shown, missing
+
+
+def _conf_assignments() -> dict[str, ast.expr]:
+    """``name -> value`` of every top-level ``name = value`` in docs/conf.py."""
+    tree = ast.parse((DOCS / "conf.py").read_text())
+    return {
+        target.id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def test_math_is_served_from_the_build_not_a_cdn():
+    # MathJax from a CDN leaves raw LaTeX on pages read offline
+    assigned = _conf_assignments()
+    assert "sphinx-mathjax-offline" in ast.literal_eval(assigned["extensions"])
+    assert "mathjax_path" not in assigned  # the extension points it at the local copy
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None:
+        pytest.skip("sphinx-mathjax-offline is not installed (the docs extra installs it)")
+    static = Path(spec.origin).parent / "static" / "mathjax"
+    assert (static / "tex-chtml.js").is_file()
+    assert (static / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"sphinx-mathjax-offline' in pyproject
