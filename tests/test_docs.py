@@ -259,3 +259,19 @@ def test_sources_parse_as_the_oldest_supported_python():
     minimum = int(re.search(r'requires-python = ">=3\.(\d+)"', pyproject).group(1))
     for path in sorted((ROOT / "sklearn_aift").rglob("*.py")):
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, minimum))
+
+
+def test_architecture_page_names_every_module():
+    text = (DOCS / "architecture.rst").read_text()
+    assert "   architecture\n" in (DOCS / "index.rst").read_text()
+    package = ROOT / "sklearn_aift"
+    stems = sorted(
+        p.stem if p.is_file() else p.name
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()
+    )
+    missing = [
+        stem for stem in stems
+        if not any(f"``{form}``" in text for form in (f"{stem}.py", f"{stem}/", f"_{stem}.py"))
+    ]
+    assert not missing, f"docs/architecture.rst does not describe {missing}"
