@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sklearn_aift.cli import build_parser, main
 
@@ -117,8 +118,9 @@ def _image_folder(root, counts):
 
 def test_one_class_folder_is_a_single_class_error_not_a_budget_one(capsys, tmp_path):
     data = _image_folder(tmp_path / "data", {"normal": 0, "polyp": 4})
-    err = _error(capsys, ["compare", "--dataset", "folder", "--data-dir", str(data),
-                          "--rounds", "50", "--out", str(tmp_path / "out")])
+    with pytest.warns(UserWarning, match="class folders without readable images"):
+        err = _error(capsys, ["compare", "--dataset", "folder", "--data-dir", str(data),
+                              "--rounds", "50", "--out", str(tmp_path / "out")])
     assert f"--data-dir {data}: the folder has a single class ('polyp')" in err
     assert "budget" not in err
 
