@@ -35,7 +35,6 @@ def make_net():
         weights="IMAGENET1K_V1",
         classes=[0, 1],
         input_size=48,
-        freeze=14,
         max_epochs=2,
         max_epochs_incremental=1,
         batch_size=128,

@@ -18,6 +18,7 @@ from .plotting import (
     plot_prediction_patterns,
     plot_selected_candidates,
     plot_selection_balance,
+    warn_small_test_set,
 )
 from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
 from .strategies import (
@@ -76,4 +77,5 @@ __all__ = [
     "plot_selection_balance",
     "plot_selected_candidates",
     "plot_prediction_patterns",
+    "warn_small_test_set",
 ]

@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--test-size", type=_fraction, default=0.3,
                      help="kvasir/folder: share of the images held out for testing "
                      "(default: 0.3)")
+    cmp.add_argument("--positive", metavar="CLASS",
+                     help="folder: the class sub-folder that is the positive class of the AUC "
+                     "and the plots (default: the later of the two names in sorted order)")
     cmp.add_argument("--full-data", action="store_true",
                      help="also fine-tune once per seed on the whole labeled pool")
     cmp.add_argument("--out", default="aift-results", metavar="DIR",
@@ -313,7 +316,11 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
     from .augment import FrameProtocol
 
     bunch = datasets.load_image_folder(data_path, protocol=FrameProtocol(
-        patch_size=args.patch_size), random_state=0)
+        patch_size=args.patch_size), positive_class=args.positive, random_state=0)
+    if len(bunch.target_names) < 2:
+        raise UsageError(f"--data-dir {data_path}: the folder has a single class "
+                         f"({str(bunch.target_names[0])!r}); compare needs two class sub-folders "
+                         f"with images")
     y = np.asarray(bunch.target)
     try:
         idx_pool, idx_test = train_test_split(
@@ -509,13 +516,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     methods = _methods_arg(args.methods)
     data_path = _check_data_dir(args)
+    if args.positive is not None and args.dataset != "folder":
+        raise UsageError(f"--positive is only used with --dataset folder (the positive class "
+                         f"of {args.dataset} is fixed); leave it out")
     out_dir = _check_out_dir(args.out)
     weights = None if args.weights.lower() == "none" else args.weights
     freeze = args.freeze if args.freeze is not None else _default_freeze(args.backbone)
     try:
         X_pool, y_pool, X_test, y_test, note = _load_data(args, data_path)
     except (ValueError, TypeError, OSError) as exc:
-        raise UsageError(_one_line(exc)) from None
+        option = "--positive" if "positive_class=" in str(exc) else None
+        message = _one_line(exc).replace("positive_class=", "")
+        raise UsageError(f"{option} {message}" if option else message) from None
     estimator = _make_estimator(
         args.backbone,
         weights,
