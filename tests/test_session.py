@@ -351,6 +351,8 @@ CAMPAIGN = '''
 import sys, time
 from pathlib import Path
 
+sys.path.insert(0, sys.argv[4])  # this checkout
+
 import torch
 from skorch.callbacks import Callback
 
@@ -407,7 +409,8 @@ def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path,
     session, flag = tmp_path / "session", tmp_path / "training.flag"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(session), str(flag), str(kill_round)],
+        [sys.executable, str(script), str(session), str(flag), str(kill_round),
+         str(Path(__file__).parent.parent)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
@@ -436,7 +439,7 @@ def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path,
     store = SessionStore.open(session)
     assert [r["status"] for r in store.read_rounds()] == ["trained", "trained", "labeled"]
     stored = store.read_labels()  # every taught label is there, round 3's included
-    assert [r["candidate_id"] for r in stored] == reference.labeled_keys_[: kill_round * BATCH]
+    assert [r["candidate_key"] for r in stored] == reference.labeled_keys_[: kill_round * BATCH]
     taught = reference.labeled_indices_[: kill_round * BATCH]
     assert [r["label"] for r in stored] == y[taught].tolist()
     assert store.read_meta()["checkpoint_round"] == kill_round - 1
@@ -548,3 +551,124 @@ def test_teach_rejects_candidates_unlike_the_labeled_ones(pool):
     learner.teach(X_copy[2:4], y[2:4])
     X_copy[:] = 0  # the caller reuses its buffer: L is unaffected
     np.testing.assert_array_equal(learner.X_training, X[:4])
+
+
+# -- labels one at a time, their history, open ---------------------------------------------------
+def test_labels_one_at_a_time_are_durable_before_any_training(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s")
+    idx, _ = learner.query(X, n_instances=3)
+    for i in idx:
+        learner.teach(X[[i]], y[[i]], fine_tune=False, annotator="ann")
+        stored = SessionStore.open(tmp_path / "s")  # another reader sees the label now
+        assert stored.read_labels()[-1]["candidate_key"] == pixel_digest(X[i])
+    assert learner.estimator.n_fits_ == 0 and learner.n_iter_ == 0
+    assert [r["status"] for r in stored.read_rounds()] == ["open"]
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
+    assert resumed.labeled_keys_ == learner.labeled_keys_ and resumed.estimator.n_fits_ == 0
+    resumed.fine_tune()  # M_1 <- F(L, M_0) on everything recorded
+    assert resumed.estimator.fit_log_ == [(3, [0, 1])] and resumed.n_iter_ == 1
+    assert [r["status"] for r in stored.read_rounds()] == ["trained"]
+    assert resumed.history_[0]["n_new"] == 3 and resumed.history_[0]["queried"] == []
+    resumed.fine_tune()  # nothing new: nothing happens
+    assert resumed.estimator.n_fits_ == 1 and resumed.n_iter_ == 1
+
+
+def test_relabels_keep_their_history_with_annotator_and_time(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s")
+    learner.teach(X[:2], y[:2], annotator="ann")
+    learner.teach(X[:1], 1 - y[:1], fine_tune=False, annotator="bob")
+    learner.teach(X[:1], 1 - y[:1], fine_tune=False, annotator="bob")  # the same: no event
+    store = SessionStore.open(tmp_path / "s")
+    key = pixel_digest(X[0])
+    events = [(e["candidate_key"], e["label"], e["previous"], e["round"], e["annotator"])
+              for e in store.read_label_history()]
+    assert events == [(key, 0, None, 1, "ann"), (pixel_digest(X[1]), 1, None, 1, "ann"),
+                      (key, 1, 0, 2, "bob")]
+    assert all(e["labeled_at"].endswith("+00:00") for e in store.read_label_history())
+    assert [(r["label"], r["annotator"], r["round"]) for r in store.read_labels()] == [
+        (1, "bob", 2), (1, "ann", 1)]
+    assert learner.labels_ == [{k: r[k] for k in learner.labels_[0]} for r in store.read_labels()]
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
+    assert resumed.y_training.tolist() == [1, 1] and resumed.labels_ == learner.labels_
+    with pytest.raises(TypeError, match="annotator must be None or a non-empty string"):
+        resumed.teach(X[:1], [0], annotator="")
+
+
+def test_open_creates_a_session_then_resumes_it(tmp_path, pool):
+    X, y = pool
+    path = tmp_path / "daily"
+    day1 = ActiveLearner.open(path, FakeNet(), X_pool=X, query_strategy=in_order, random_state=2)
+    idx, _ = day1.query(X, n_instances=2)
+    day1.teach(X[idx], y[idx], fine_tune=False)
+    day2 = ActiveLearner.open(path, FakeNet(), X_pool=X, query_strategy=in_order, random_state=2)
+    assert day2.labeled_keys_ == day1.labeled_keys_
+    np.testing.assert_array_equal(day2.labeled_indices_, idx)
+    assert not set(day2.query(X, n_instances=3)[0].tolist()) & set(idx.tolist())
+    with pytest.raises(SessionError, match="random_state=5 differs from the random_state=2"):
+        ActiveLearner.open(path, FakeNet(), query_strategy=in_order, random_state=5)
+    with pytest.raises(TypeError, match=r"unexpected parameter\(s\) \['autosave'\]"):
+        ActiveLearner.open(path, FakeNet(), autosave=path)
+    with pytest.raises(TypeError, match="pass estimator= to create it"):
+        ActiveLearner.open(tmp_path / "none")
+
+
+def test_a_format_1_store_gets_a_clear_error(session):
+    SessionStore(session).update_meta(format_version=1)
+    with pytest.raises(SessionError, match="format version 1, which identified candidates by"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+LABELER = '''
+import sys
+from pathlib import Path
+sys.path[:0] = [sys.argv[3], str(Path(sys.argv[3]).parent)]  # the tests, this checkout
+from sklearn_aift.learner import ActiveLearner
+from test_learner import FakeNet, in_order, make_pool
+
+X, y = make_pool(n=40)
+learner = ActiveLearner.open(sys.argv[1], FakeNet(), query_strategy=in_order)
+for i in range(int(sys.argv[2])):
+    learner.teach(X[[i]], y[[i]], fine_tune=False, annotator="ann")
+    print(i, flush=True)  # teach returned: the label is committed
+print("done", flush=True)
+sys.stdin.read()  # wait to be killed
+'''
+
+
+def test_sigkill_after_labels_one_at_a_time_keeps_every_label(tmp_path):
+    X, y = make_pool(n=40)
+    script = tmp_path / "labeler.py"
+    script.write_text(LABELER)
+    session = tmp_path / "s"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(session), "30", str(Path(__file__).parent)],
+        cwd=Path(__file__).parent.parent, env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    reported = []
+    try:
+        for line in proc.stdout:  # kill it in the middle of labeling
+            if len(reported) == 12:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            reported.append(int(line))
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
+    assert proc.returncode == -signal.SIGKILL, "the labeler ended before it was killed"
+    resumed = ActiveLearner.open(session, FakeNet(), X_pool=X, query_strategy=in_order)
+    assert len(resumed.y_training) >= len(reported) == 12  # every reported label is there
+    n = len(resumed.y_training)
+    np.testing.assert_array_equal(resumed.labeled_indices_, np.arange(n))
+    np.testing.assert_array_equal(resumed.y_training, y[:n])
+    resumed.teach(X[:n], y[:n])  # teaching them again in this fresh process adds nothing
+    assert len(SessionStore.open(session).read_labels()) == n
+    assert resumed.estimator.fit_log_ == [(n, [0, 1])]
+    assert resumed.query(X, n_instances=1)[0].tolist() == [n]
