@@ -179,6 +179,20 @@ class SessionStore(CheckpointFiles):
         finally:
             conn.close()
 
+    def _read(
+        self,
+        sql: str,
+        decode: Callable[[list[tuple]], Any],
+        what: str,
+        errors: tuple[type[BaseException], ...] = (TypeError, ValueError),
+    ) -> Any:
+        """Run a query and decode its rows; decoding errors become SessionError."""
+        rows = self._query(sql)
+        try:
+            return decode(rows)
+        except errors as exc:
+            raise SessionError(f"the session database {self.db_path} holds {what}: {exc}.") from exc
+
     # -- creation and validation ----------------------------------------------------------
     @classmethod
     def exists(cls, path: str | os.PathLike) -> bool:
@@ -387,13 +401,11 @@ class SessionStore(CheckpointFiles):
         >>> SessionStore.create(tempfile.mkdtemp(), {"classes": [0, 1]}).read_meta()["classes"]
         [0, 1]
         """
-        rows = self._query("SELECT key, value FROM meta")
-        try:
-            return {key: json.loads(value) for key, value in rows}
-        except (TypeError, ValueError) as exc:
-            raise SessionError(
-                f"the session database {self.db_path} holds invalid metadata: {exc}."
-            ) from exc
+        return self._read(
+            "SELECT key, value FROM meta",
+            lambda rows: {key: json.loads(value) for key, value in rows},
+            "invalid metadata",
+        )
 
     def update_meta(self, **values: Any) -> None:
         """Set metadata entries in one transaction.
@@ -601,17 +613,16 @@ class SessionStore(CheckpointFiles):
     def _read_rows(
         self, table: str, columns: tuple[str, ...], *, json_columns: tuple[str, ...]
     ) -> list[dict[str, Any]]:
-        rows = self._query(f"SELECT {', '.join(columns)} FROM {table} ORDER BY seq")
-        try:
+        def decode(rows: list[tuple]) -> list[dict[str, Any]]:
             out = [dict(zip(columns, row)) for row in rows]
             for row in out:
                 for name in json_columns:
                     row[name] = None if row[name] is None else json.loads(row[name])
             return out
-        except (TypeError, ValueError) as exc:
-            raise SessionError(
-                f"the session database {self.db_path} holds an invalid label: {exc}."
-            ) from exc
+
+        return self._read(
+            f"SELECT {', '.join(columns)} FROM {table} ORDER BY seq", decode, "an invalid label"
+        )
 
     def read_rounds(self) -> list[dict[str, Any]]:
         """Return every round's status, ``only_new`` flag and history record.
@@ -635,16 +646,14 @@ class SessionStore(CheckpointFiles):
         >>> SessionStore.create(tempfile.mkdtemp(), {}).read_rounds()
         []
         """
-        rows = self._query("SELECT round, status, only_new, record FROM rounds ORDER BY round")
-        try:
-            return [
+        return self._read(
+            "SELECT round, status, only_new, record FROM rounds ORDER BY round",
+            lambda rows: [
                 {"round": r, "status": s, "only_new": bool(o), "record": json.loads(rec)}
                 for r, s, o, rec in rows
-            ]
-        except (TypeError, ValueError) as exc:
-            raise SessionError(
-                f"the session database {self.db_path} holds an invalid round: {exc}."
-            ) from exc
+            ],
+            "an invalid round",
+        )
 
     def read_pixels(self) -> dict[str, np.ndarray]:
         """Return the stored pixels of every labeled candidate.
@@ -666,13 +675,12 @@ class SessionStore(CheckpointFiles):
         >>> SessionStore.create(tempfile.mkdtemp(), {}).read_pixels()
         {}
         """
-        rows = self._query("SELECT candidate_key, pixels FROM pixels")
-        try:
-            return {key: _blob_to_array(blob) for key, blob in rows}
-        except (ValueError, OSError, zlib.error) as exc:
-            raise SessionError(
-                f"the session database {self.db_path} holds unreadable candidate pixels: {exc}."
-            ) from exc
+        return self._read(
+            "SELECT candidate_key, pixels FROM pixels",
+            lambda rows: {key: _blob_to_array(blob) for key, blob in rows},
+            "unreadable candidate pixels",
+            errors=(ValueError, OSError, zlib.error),
+        )
 
 def _upsert_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
     conn.executemany(
