@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
-import shutil
-import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -15,12 +11,13 @@ import numpy as np
 from ..candidates import check_candidate_labels, check_candidates, materialize
 from ..strategies import entropy_diversity_quarter
 from . import _resume
-from ._errors import SessionError
 from ._labeled import LabeledSet
 from ._modal_api import ModALAPI
 from ._persistence import SessionPersistence
 from ._pool import PoolView, identify
 from ._query import accepts, call_strategy, strategy_name
+from ._rounds import RoundKeeping
+from ._run import OracleLoop
 from ._session import SessionStore
 from ._validation import (
     apply_classes,
@@ -29,11 +26,9 @@ from ._validation import (
     check_estimator,
     check_labels,
     check_positive_int,
-    estimator_params,
     is_fitted,
     is_int,
     label_value,
-    make_oracle,
 )
 
 __all__ = ["ActiveLearner"]
@@ -41,15 +36,7 @@ __all__ = ["ActiveLearner"]
 _logger = logging.getLogger("sklearn_aift.learner")
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
-
-
-class ActiveLearner(ModALAPI, SessionPersistence):
+class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
     """Active incremental fine-tuning (AIFT) from zero labels, with durable sessions.
 
     Runs Alg. 1 of the paper: ``query`` ranks the unlabeled candidates of a
@@ -289,18 +276,6 @@ class ActiveLearner(ModALAPI, SessionPersistence):
         self._finish_pending()
         return self._pool
 
-    def _finish_pending(self) -> None:
-        """Fine-tune an interrupted round again, from the last completed round's weights."""
-        if self._pending is None:
-            return
-        pending, self._pending = self._pending, None
-        if pending.get("reload") and self._store is not None:
-            checkpoint = self._store.checkpoint_path()
-            if checkpoint is not None:
-                self.estimator.load_checkpoint(str(checkpoint))
-        _logger.info("finishing the fine-tuning of interrupted round %d", pending["round"])
-        self._fine_tune_round(pending["round"], pending["record"], pending["only_new"])
-
     def _round_seed(self, round_: int) -> int | None:
         if self.random_state is None:
             return None
@@ -457,53 +432,6 @@ class ActiveLearner(ModALAPI, SessionPersistence):
             self.fine_tune(only_new=only_new)
         return self
 
-    def _record(
-        self, round_: int, changes: list[int], keys: list[str], digests: list[str],
-        labels: list[Any], pixels: np.ndarray, annotator: str | None, fine_tune: bool,
-        only_new: bool,
-    ) -> None:
-        """Commit the changed labels to the store, then to the in-memory ``L``."""
-        at = _now()
-        rows = []
-        for j in changes:
-            new = self._labeled.find(keys[j]) is None
-            rows.append({"candidate_key": keys[j], "digest": digests[j], "label": labels[j],
-                         "annotator": annotator, "labeled_at": at,
-                         "pixels": pixels[j] if new else None})
-        if self._store is not None:
-            n_added = sum(row["pixels"] is not None for row in rows)
-            positions = [self._labeled.find(row["candidate_key"]) for row in rows]
-            n_new = sum(r == round_ for r in self._labeled.rounds) + sum(
-                p is None or self._labeled.rounds[p] != round_ for p in positions
-            )
-            record = self._round_record(round_, only_new, len(self._labeled) + n_added, n_new)
-            self._store.record_labels(round_, rows, record, only_new=only_new,
-                                      status="labeled" if fine_tune else "open")
-        for row in rows:
-            position = self._labeled.find(row["candidate_key"])
-            if position is None:
-                self._labeled.add(row["candidate_key"], row["digest"], row["label"], round_,
-                                  annotator, at, row["pixels"])
-            else:
-                self._labeled.relabel(position, row["label"], round_, annotator, at)
-
-    def _round_record(
-        self, round_: int, only_new: bool, n_labels: int | None = None, n_new: int | None = None
-    ) -> dict[str, Any]:
-        query = self._last_query
-        return {
-            "round": round_,
-            "n_labels": len(self._labeled) if n_labels is None else n_labels,
-            "n_new": sum(r == round_ for r in self._labeled.rounds) if n_new is None else n_new,
-            "queried": [] if query is None else [int(i) for i in query["indices"]],
-            "scores": [] if query is None else _finite_or_none(query["scores"]),
-            "scoring_time": None if query is None else float(query["scoring_time"]),
-            "training_time": None,
-            "trained": False,
-            "only_new": bool(only_new),
-            "taught_at": _now(),
-        }
-
     # -- fine-tuning ----------------------------------------------------------------------
     def fine_tune(self, only_new: bool = False) -> "ActiveLearner":
         """Fine-tune the current model on every recorded label, completing the round.
@@ -555,143 +483,4 @@ class ActiveLearner(ModALAPI, SessionPersistence):
             self._store.record_labels(round_, [], record, status="labeled", only_new=only_new)
         self.n_iter_ = round_
         self._fine_tune_round(round_, record, only_new)
-        return self
-
-    def _can_train(self) -> bool:
-        if self._classes_list is not None and "classes" in estimator_params(self.estimator):
-            return True
-        return len(set(self._labeled.labels)) >= 2
-
-    def _fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
-        """Fine-tune for a round; an interruption leaves it pending, retried at the next call.
-
-        A retry starts again from the weights of the last completed round when
-        they are in the session store.
-        """
-        state = (self._last_trained_round, self._has_trained, len(self.history_))
-        try:
-            self._do_fine_tune_round(round_, dict(record), only_new)
-        except BaseException:
-            self._last_trained_round, self._has_trained = state[0], state[1]
-            del self.history_[state[2]:]
-            self._pending = {"round": round_, "record": record, "only_new": only_new,
-                             "reload": True}
-            raise
-
-    def _do_fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
-        trained = self._can_train()
-        if trained:
-            positions = (self._labeled.positions_after(self._last_trained_round) if only_new
-                         else list(range(len(self._labeled))))
-            X_train = self._labeled.stack(positions)
-            y_train = np.asarray(self._labeled.labels)[positions]
-            t0 = time.perf_counter()
-            self.estimator.fit(X_train, y_train)
-            record["training_time"] = time.perf_counter() - t0
-            self._last_trained_round = round_
-            self._has_trained = True
-            _logger.info("round %d: fine-tuned on %d labeled candidate(s) in %.2f s",
-                         round_, len(y_train), record["training_time"])
-        else:
-            _logger.warning(
-                "round %d: the %d labels hold a single class (%r); fine-tuning waits for a "
-                "second class (pass classes= to train from the first batch). Queries keep "
-                "using the current model.",
-                round_, len(self._labeled), self._labeled.labels[0],
-            )
-        record["trained"] = trained
-        self.history_.append(record)
-        if self._store is not None:
-            meta = {}
-            if trained:
-                meta = self._store.write_checkpoint(round_, self.estimator.save_checkpoint)
-            self._store.complete_round(
-                round_, record, status="trained" if trained else "waiting", meta=meta
-            )
-            if trained:
-                self._store.remove_stale_checkpoints()
-
-    # -- the whole loop -------------------------------------------------------------------
-    def run(
-        self,
-        oracle: Callable[[np.ndarray], Any] | Any,
-        X_pool: Any,
-        budget: int | None = None,
-        batch_size: int = 1,
-        until: Callable[["ActiveLearner"], bool] | None = None,
-        only_new: bool = False,
-        **query_kwargs: Any,
-    ) -> "ActiveLearner":
-        """Run Alg. 1 against an oracle until a stopping rule holds.
-
-        Each round queries ``batch_size`` candidates, asks the oracle for their
-        labels (recorded with annotator ``"oracle"``) and teaches them. The
-        loop stops when ``L`` holds ``budget`` labels, when every candidate of
-        ``X_pool`` is labeled, or when ``until(self)`` is true (checked before
-        every round). Calling ``run`` again (e.g. after :meth:`load`)
-        continues the same loop.
-
-        Parameters
-        ----------
-        oracle : callable or array-like of shape (n_pool,)
-            ``oracle(indices) -> labels`` for positions in ``X_pool``, or the
-            true labels of the whole of ``X_pool``.
-        X_pool : candidate array or CandidateSet
-            The pool (see :meth:`query`).
-        budget : int, default=None
-            Total number of labeled candidates at which to stop (labels already
-            held count). None: until the pool is exhausted.
-        batch_size : int, default=1
-            Candidates queried per round (``b``).
-        until : callable, default=None
-            ``until(learner) -> bool``: stop when true ("until classification
-            performance is satisfactory").
-        only_new : bool, default=False
-            See :meth:`teach`.
-        **query_kwargs
-            Passed to :meth:`query`.
-
-        Returns
-        -------
-        self : ActiveLearner
-
-        Raises
-        ------
-        TypeError
-            If ``batch_size`` or ``budget`` is not an integer or ``until`` is
-            not callable.
-        ValueError
-            If ``batch_size < 1``, ``budget < 0``, the oracle array does not
-            match the pool, or the oracle returns the wrong number of labels.
-
-        Examples
-        --------
-        See :class:`ActiveLearner`.
-        """
-        self._initialize()
-        batch_size = check_positive_int(batch_size, "batch_size")
-        if budget is not None:
-            if not is_int(budget):
-                raise TypeError(
-                    f"budget must be None or an integer; got {budget!r} of type "
-                    f"{type(budget).__name__}."
-                )
-            if budget < 0:
-                raise ValueError(f"budget must be None or a non-negative integer; got {budget}.")
-        if until is not None and not callable(until):
-            raise TypeError(
-                f"until must be a callable until(learner) -> bool or None; got {until!r}."
-            )
-        pool = self._bind_pool(X_pool)
-        ask = make_oracle(oracle, len(pool))
-        while True:
-            remaining = len(pool) - int(pool.labeled_mask(self._labeled).sum())
-            if budget is not None:
-                remaining = min(remaining, budget - len(self._labeled))
-            if remaining <= 0 or (until is not None and until(self)):
-                break
-            idx, X_query = self.query(pool.X, n_instances=min(batch_size, remaining),
-                                      **query_kwargs)
-            y = check_candidate_labels(ask(idx), len(idx), name="oracle labels")
-            self.teach(X_query, y, only_new=only_new, indices=idx, annotator="oracle")
         return self

@@ -47,17 +47,14 @@ leaves the store at the last completed round plus every recorded label.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
 import sqlite3
-import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
 from ._errors import SessionError
+from ._session_reads import SessionReads, array_to_blob
 from ._weights import WEIGHTS_DIR, CheckpointFiles, fsync_dir
 
 __all__ = ["FORMAT_VERSION", "SessionError", "SessionStore"]
@@ -93,17 +90,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _array_to_blob(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return zlib.compress(buffer.getvalue(), 1)
-
-
-def _blob_to_array(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
-
-
-class SessionStore(CheckpointFiles):
+class SessionStore(SessionReads, CheckpointFiles):
     """One labeling session on disk (see the module docstring for the layout).
 
     Use :meth:`create` for a new store and :meth:`open` for an existing one;
@@ -326,60 +313,8 @@ class SessionStore(CheckpointFiles):
             raise FileNotFoundError(
                 f"no session store at {store.path}: {DB_NAME} is missing from the folder."
             )
-        store._validate()
+        validate_store(store)
         return store
-
-    def _validate(self) -> None:
-        try:
-            conn = self._connect()
-            try:
-                check = conn.execute("PRAGMA integrity_check").fetchall()
-                tables = {
-                    row[0]
-                    for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                }
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            raise SessionError(
-                f"the session database {self.db_path} is corrupt or truncated ({exc}); "
-                f"restore it from a backup."
-            ) from exc
-        if [tuple(row) for row in check] != [("ok",)]:
-            problems = "; ".join(str(row[0]) for row in check[:3])
-            raise SessionError(
-                f"the session database {self.db_path} failed SQLite's integrity check "
-                f"({problems}); restore it from a backup."
-            )
-        missing = sorted(set(_SCHEMA) - tables)
-        if missing:
-            raise SessionError(
-                f"the session database {self.db_path} lacks the table(s) {missing}; it is "
-                f"not a complete sklearn-aift session store."
-            )
-        meta = self.read_meta()
-        version = meta.get("format_version")
-        if not isinstance(version, int):
-            raise SessionError(
-                f"the session database {self.db_path} has no valid format_version "
-                f"(got {version!r})."
-            )
-        if version < FORMAT_VERSION:
-            raise SessionError(
-                f"the session store {self.path} has format version {version}, which identified "
-                f"candidates by their position in one fixed pool and did not keep their "
-                f"pixels; this sklearn-aift reads format {FORMAT_VERSION} only. Resume it with "
-                f"the sklearn-aift that wrote it, or start a new session and teach its labels "
-                f"again (read them with SessionStore(path).read_labels())."
-            )
-        if version > FORMAT_VERSION:
-            raise SessionError(
-                f"the session store {self.path} was written by a newer sklearn-aift (format "
-                f"version {version}); this version reads format {FORMAT_VERSION} and older. "
-                f"Upgrade sklearn-aift to resume it."
-            )
-        if meta.get("checkpoint_file") is not None:
-            self.checkpoint_path()  # raises when missing or altered
 
     # -- metadata -------------------------------------------------------------------------
     def read_meta(self) -> dict[str, Any]:
@@ -557,131 +492,6 @@ class SessionStore(CheckpointFiles):
 
         self._write(work, f"cannot complete round {round_}")
 
-    def read_labels(self) -> list[dict[str, Any]]:
-        """Return the current label of every labeled candidate, in the order first taught.
-
-        Returns
-        -------
-        rows : list of dict
-            Keys ``seq``, ``candidate_key``, ``digest``, ``label`` (decoded
-            JSON), ``round`` (the round of its latest label), ``annotator``
-            and ``labeled_at`` (of its latest label).
-
-        Raises
-        ------
-        SessionError
-            If a stored label is not valid JSON.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from sklearn_aift.learner import SessionStore
-        >>> SessionStore.create(tempfile.mkdtemp(), {}).read_labels()
-        []
-        """
-        columns = ("seq", "candidate_key", "digest", "label", "round", "annotator", "labeled_at")
-        return self._read_rows("labels", columns, json_columns=("label",))
-
-    def read_label_history(self) -> list[dict[str, Any]]:
-        """Return every label ever given, in the order given (the audit trail).
-
-        Returns
-        -------
-        events : list of dict
-            Keys ``seq``, ``candidate_key``, ``label``, ``previous`` (the label
-            it replaced, None for a first label), ``round``, ``annotator``
-            (who or what gave it, e.g. ``"oracle"``, a user name, ``"import"``;
-            None when not given) and ``labeled_at`` (UTC ISO 8601 time).
-
-        Raises
-        ------
-        SessionError
-            If a stored label is not valid JSON.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from sklearn_aift.learner import SessionStore
-        >>> SessionStore.create(tempfile.mkdtemp(), {}).read_label_history()
-        []
-        """
-        columns = (
-            "seq", "candidate_key", "label", "previous", "round", "annotator", "labeled_at"
-        )
-        return self._read_rows("label_events", columns, json_columns=("label", "previous"))
-
-    def _read_rows(
-        self, table: str, columns: tuple[str, ...], *, json_columns: tuple[str, ...]
-    ) -> list[dict[str, Any]]:
-        def decode(rows: list[tuple]) -> list[dict[str, Any]]:
-            out = [dict(zip(columns, row)) for row in rows]
-            for row in out:
-                for name in json_columns:
-                    row[name] = None if row[name] is None else json.loads(row[name])
-            return out
-
-        return self._read(
-            f"SELECT {', '.join(columns)} FROM {table} ORDER BY seq", decode, "an invalid label"
-        )
-
-    def read_rounds(self) -> list[dict[str, Any]]:
-        """Return every round's status, ``only_new`` flag and history record.
-
-        Returns
-        -------
-        rounds : list of dict
-            Keys ``round``, ``status`` (``'open'``, ``'labeled'``,
-            ``'trained'`` or ``'waiting'``), ``only_new`` (bool) and
-            ``record``, ordered by round.
-
-        Raises
-        ------
-        SessionError
-            If a record is not valid JSON.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from sklearn_aift.learner import SessionStore
-        >>> SessionStore.create(tempfile.mkdtemp(), {}).read_rounds()
-        []
-        """
-        return self._read(
-            "SELECT round, status, only_new, record FROM rounds ORDER BY round",
-            lambda rows: [
-                {"round": r, "status": s, "only_new": bool(o), "record": json.loads(rec)}
-                for r, s, o, rec in rows
-            ],
-            "an invalid round",
-        )
-
-    def read_pixels(self) -> dict[str, np.ndarray]:
-        """Return the stored pixels of every labeled candidate.
-
-        Returns
-        -------
-        pixels : dict of str to ndarray
-            By candidate key.
-
-        Raises
-        ------
-        SessionError
-            If a stored array cannot be decoded.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from sklearn_aift.learner import SessionStore
-        >>> SessionStore.create(tempfile.mkdtemp(), {}).read_pixels()
-        {}
-        """
-        return self._read(
-            "SELECT candidate_key, pixels FROM pixels",
-            lambda rows: {key: _blob_to_array(blob) for key, blob in rows},
-            "unreadable candidate pixels",
-            errors=(ValueError, OSError, zlib.error),
-        )
-
 def _upsert_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -705,7 +515,7 @@ def _write_label(conn: sqlite3.Connection, round_: int, row: dict[str, Any]) -> 
         )
         conn.execute(
             "INSERT INTO pixels (candidate_key, pixels) VALUES (?, ?)",
-            (key, _array_to_blob(row["pixels"])),
+            (key, array_to_blob(row["pixels"])),
         )
     else:
         conn.execute(
@@ -718,3 +528,57 @@ def _write_label(conn: sqlite3.Connection, round_: int, row: dict[str, Any]) -> 
         "VALUES (?, ?, ?, ?, ?, ?)",
         (key, label, None if stored is None else stored[0], round_, who, when),
     )
+
+
+def validate_store(self: "SessionStore") -> None:
+    """Raise a SessionError unless the store is intact, complete and of this format."""
+    try:
+        conn = self._connect()
+        try:
+            check = conn.execute("PRAGMA integrity_check").fetchall()
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise SessionError(
+            f"the session database {self.db_path} is corrupt or truncated ({exc}); "
+            f"restore it from a backup."
+        ) from exc
+    if [tuple(row) for row in check] != [("ok",)]:
+        problems = "; ".join(str(row[0]) for row in check[:3])
+        raise SessionError(
+            f"the session database {self.db_path} failed SQLite's integrity check "
+            f"({problems}); restore it from a backup."
+        )
+    missing = sorted(set(_SCHEMA) - tables)
+    if missing:
+        raise SessionError(
+            f"the session database {self.db_path} lacks the table(s) {missing}; it is "
+            f"not a complete sklearn-aift session store."
+        )
+    meta = self.read_meta()
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise SessionError(
+            f"the session database {self.db_path} has no valid format_version "
+            f"(got {version!r})."
+        )
+    if version < FORMAT_VERSION:
+        raise SessionError(
+            f"the session store {self.path} has format version {version}, which identified "
+            f"candidates by their position in one fixed pool and did not keep their "
+            f"pixels; this sklearn-aift reads format {FORMAT_VERSION} only. Resume it with "
+            f"the sklearn-aift that wrote it, or start a new session and teach its labels "
+            f"again (read them with SessionStore(path).read_labels())."
+        )
+    if version > FORMAT_VERSION:
+        raise SessionError(
+            f"the session store {self.path} was written by a newer sklearn-aift (format "
+            f"version {version}); this version reads format {FORMAT_VERSION} and older. "
+            f"Upgrade sklearn-aift to resume it."
+        )
+    if meta.get("checkpoint_file") is not None:
+        self.checkpoint_path()  # raises when missing or altered
