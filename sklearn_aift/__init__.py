@@ -11,7 +11,7 @@ from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
 from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
 from .experiment import ResultsTable, annotation_saving, run_comparison
-from .learner import ActiveLearner
+from .learner import ActiveLearner, SessionError, SessionStore
 from .net import ActivationCache, AIFTNet
 from .plotting import (
     plot_learning_curves,
@@ -38,6 +38,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActiveLearner",
+    "SessionStore",
+    "SessionError",
     "AIFTNet",
     "ActivationCache",
     "WeightsUnavailableError",
