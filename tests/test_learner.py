@@ -546,8 +546,7 @@ def tiny_image_pool(n=24, m=4, size=32, seed=0):
 def test_the_whole_loop_end_to_end_with_aiftnet():
     torch = pytest.importorskip("torch")
     from sklearn_aift import AIFTNet
-    from sklearn_aift._cold_start import representative_order
-    from sklearn_aift.strategies import entropy_diversity_quarter
+    from sklearn_aift.strategies import entropy_diversity_quarter, random_sampling
 
     X, y = tiny_image_pool()
     net = AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", input_size=32, freeze=10,
@@ -558,10 +557,9 @@ def test_the_whole_loop_end_to_end_with_aiftnet():
     torch.set_num_threads(1)
     try:
         P0 = learner.predict_patch_proba(X)
-        # the cold start: a representative batch from the pretrained body's features (M0)
+        # the cold start: IFT Random's batch for the round's seed, until 5 labels per class
         idx, _ = learner.query(X, n_instances=4)
-        expected = representative_order(net.embed(X), 4, np.random.RandomState(
-            learner._round_seed(1)))[0]
+        expected = random_sampling(learner, X, 4, random_state=learner._round_seed(1))[0]
         np.testing.assert_array_equal(idx, expected)
         learner.teach(X[idx], y[idx])  # the README's idiom
         learner.run(y, X, budget=16, batch_size=4)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..candidates import KeyedCandidates
 from ._validation import estimator_params
 
 __all__ = ["RoundKeeping", "now"]
@@ -114,6 +115,9 @@ class RoundKeeping:
             positions = (self._labeled.positions_after(self._last_trained_round) if only_new
                          else list(range(len(self._labeled))))
             X_train = self._labeled.stack(positions)
+            if hasattr(self.estimator, "activation_cache"):
+                # the keys are known: the net finds the cached activations without digesting
+                X_train = KeyedCandidates(X_train, [self._labeled.keys[p] for p in positions])
             y_train = np.asarray(self._labeled.labels)[positions]
             t0 = time.perf_counter()
             self.estimator.fit(X_train, y_train)
