@@ -35,19 +35,19 @@ def _kvasir(data_root: Path, imbalanced: bool) -> Dataset:
     from sklearn_aift.augment import BoxProtocol
     from sklearn_aift.datasets import load_kvasir_seg
 
-    kwargs = dict(negatives_per_frame=3, hard_negatives_per_frame=2, max_frames=500) \
+    kwargs = dict(negatives_per_frame=3, hard_negatives_per_frame=2, max_frames=300) \
         if imbalanced else dict(negatives_per_frame=1)
     b = load_kvasir_seg(data_root / "kvasir_seg_256", protocol=BoxProtocol(patch_size=64, shift=0),
                         test_size=0.3, random_state=0, **kwargs)
     tr, te = b.train_index, b.test_index
-    kind = ("imbalanced: 3 random + 2 hard negatives (touching a polyp) per frame, 500 frames"
+    kind = ("imbalanced: 3 random + 2 hard negatives (touching a polyp) per frame, 300 frames"
             if imbalanced else "balanced: one polyp box and one mucosa box per frame")
     return Dataset(
         name="kvasir_imbalanced" if imbalanced else "kvasir_balanced",
         description=f"Kvasir-SEG polyp candidates, {kind}; frame-wise 70/30 split; 24 patches "
         f"(3 scales x 8 dihedral) of 64 px",
         X_pool=np.asarray(b.data[tr]), y_pool=b.target[tr], groups_pool=b.groups[tr],
-        X_test=np.asarray(b.data[te]), y_test=b.target[te], positive=1, n_rounds=20,
+        X_test=np.asarray(b.data[te]), y_test=b.target[te], positive=1, n_rounds=10,
     )
 
 
@@ -63,7 +63,7 @@ def _breastmnist(data_root: Path) -> Dataset:
         "malignant (label 0); 21 random crops (50-100% of the side) of 28 px, upsampled to 64",
         X_pool=np.asarray(train.data), y_pool=train.target,
         groups_pool=np.arange(len(train.target)),
-        X_test=np.asarray(test.data), y_test=test.target, positive=0, n_rounds=18,
+        X_test=np.asarray(test.data), y_test=test.target, positive=0, n_rounds=10,
     )
 
 
@@ -77,7 +77,7 @@ def _synthetic() -> Dataset:
         description="synthetic colonoscopy frames (the embedded default): about 20% "
         "informative, a third of each class near the 75% threshold; 21 patches of 48 px",
         X_pool=np.asarray(pool.data), y_pool=pool.target, groups_pool=np.arange(600),
-        X_test=np.asarray(test.data), y_test=test.target, positive=1, n_rounds=20,
+        X_test=np.asarray(test.data), y_test=test.target, positive=1, n_rounds=10,
     )
 
 

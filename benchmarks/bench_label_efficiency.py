@@ -78,7 +78,7 @@ def parse_args(argv=None):
     p.add_argument("--datasets", default=",".join(_datasets.NAMES))
     p.add_argument("--settings", default=",".join(SETTINGS))
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--write", action="store_true", help="update RESULTS.md and the plots")
     return p.parse_args(argv)
