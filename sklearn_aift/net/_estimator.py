@@ -20,11 +20,9 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch import NeuralNet
 from torch import nn
 
-from ..backbones import build_backbone
-from ..candidates import candidate_keys, check_candidate_labels, check_candidates
+from ..candidates import check_candidates
 from ._cache import ActivationCache
 from ._checkpoint import (
     checkpoint_classes,
@@ -32,10 +30,11 @@ from ._checkpoint import (
     read_checkpoint,
     restore_history,
 )
-from ._data import ActivationDataset, PatchDataset, keep_batch
-from ._inference import forward_candidates, frozen_activations, head_input_hook, n_patches
-from ._module import _AIFTModule, cached_input
-from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
+from ._building import build_module, cache_for, configure, inference_module, initial_module
+from ._inference import forward_candidates, head_input_hook, n_patches
+from ._module import _AIFTModule
+from ._schedule import learning_rate_plan
+from ._training import _n_outputs, _positive_int, fit_network, make_skorch_net
 
 __all__ = ["AIFTNet"]
 
@@ -63,24 +62,6 @@ _RESERVED = {
 }
 
 
-class _TrainableNet(NeuralNet):
-    """skorch's NeuralNet whose optimizer holds only the parameters that train.
-
-    With most blocks frozen, an SGD step over every parameter (most without
-    gradients) cost more than the step itself.
-    """
-
-    def get_all_learnable_params(self):
-        for name, param in super().get_all_learnable_params():
-            if param.requires_grad:
-                yield name, param
-
-
-def _derive_seed(*keys: int) -> int:
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
-
-
-# --------------------------------------------------------------------------- estimator
 class AIFTNet(ClassifierMixin, BaseEstimator):
     """A pretrained CNN that classifies candidates and fine-tunes continuously.
 
@@ -479,90 +460,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         return device
 
     # ------------------------------------------------------------------ model building
-    def _new_seed_base(self) -> int:
-        if self.random_state is None:
-            return int(np.random.SeedSequence().generate_state(1)[0])
-        if isinstance(self.random_state, np.random.RandomState):
-            return int(self.random_state.randint(np.iinfo(np.int32).max))
-        return int(self.random_state)
-
-    def _initial_signature(self, n_classes: int) -> tuple:
-        rs = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
-        weights = os.fspath(self.weights) if isinstance(self.weights, os.PathLike) else self.weights
-        return (self.backbone, weights, int(n_classes), rs)
-
-    def _build_module(self, n_classes: int, seed_base: int, *, load_weights: bool = True):
-        bb = build_backbone(
-            self.backbone,
-            self.weights,
-            n_classes,
-            random_state=_derive_seed(seed_base, 0),
-            progress=bool(self.verbose),
-            load_weights=load_weights,
-        )
-        return _AIFTModule(bb, bb.native_size)
-
-    def _input_size(self, module: _AIFTModule) -> tuple:
-        size = self.input_size
-        if size is None:
-            size = module.native_size
-        elif not isinstance(size, tuple):
-            size = (size, size)
-        size = (int(size[0]), int(size[1]))
-        low = module.min_size
-        if size[0] < low[0] or size[1] < low[1]:
-            raise ValueError(
-                f"input_size={self.input_size!r} makes patches {size[0]}x{size[1]} px, smaller "
-                f"than the {low[0]}x{low[1]} px backbone {module.name!r} accepts; use "
-                f"input_size >= {max(low)} (or None for {module.native_size[0]} px)."
-            )
-        return size
-
-    def _n_frozen(self, module: _AIFTModule) -> int:
-        """The number of frozen blocks ``freeze`` means for ``module``."""
-        n_blocks, freeze = len(module.blocks), int(self.freeze)
-        if n_blocks == 0:
-            if freeze > 0:
-                raise ValueError(
-                    f"freeze={freeze} but backbone {module.name!r} has no feature blocks that "
-                    f"can be frozen; use freeze=0 or a backbone listed in "
-                    f"sklearn_aift.backbones.feature_blocks."
-                )
-            return 0
-        n_frozen = freeze if freeze >= 0 else n_blocks + freeze
-        if not 0 <= n_frozen <= n_blocks:
-            raise ValueError(
-                f"freeze={freeze} does not fit the {n_blocks} feature blocks of backbone "
-                f"{module.name!r}; use {-n_blocks} <= freeze <= {n_blocks} (-k trains the last "
-                f"k blocks)."
-            )
-        return n_frozen
-
-    def _configure(self, module: _AIFTModule, device: torch.device) -> _AIFTModule:
-        """Apply the current freeze/input_size/amp/device settings to ``module``.
-
-        Walking the network costs tens of milliseconds, so a module already in
-        the wanted setting is returned as it is.
-        """
-        setting = (self._input_size(module), self._n_frozen(module), bool(self.amp), device)
-        if getattr(module, "_setting", None) == setting:
-            return module
-        module.input_size, n_frozen, module.amp = setting[0], setting[1], setting[2]
-        module.set_frozen(n_frozen)
-        module = module.to(device)
-        module._setting = setting
-        return module
-
     def _initial_module(self, n_classes: int) -> tuple[_AIFTModule, int]:
-        """The network before any fit (M0), built once per signature."""
-        signature = self._initial_signature(n_classes)
-        cached = getattr(self, "_initial", None)
-        if cached is not None and cached[0] == signature:
-            return cached[1], cached[2]
-        seed_base = self._new_seed_base()
-        module = self._build_module(n_classes, seed_base).eval()
-        self._initial = (signature, module, seed_base)
-        return module, seed_base
+        """The network before any fit (M0) and its seed, built once per signature."""
+        return initial_module(self, n_classes)
 
     def _prefit_n_classes(self) -> int:
         return len(np.unique(np.asarray(self.classes))) if self.classes is not None else 2
@@ -574,25 +474,6 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             raise AttributeError("module_ exists after fit; this AIFTNet is not fitted yet.")
         return self.net_.module_
 
-    def _inference_module(self, device: torch.device) -> _AIFTModule:
-        if hasattr(self, "net_"):
-            module = self.net_.module_
-        else:
-            module, _ = self._initial_module(self._prefit_n_classes())
-        return self._configure(module, device)
-
-    # ------------------------------------------------------------------ cache helpers
-    def _cache(self, module: _AIFTModule) -> ActivationCache | None:
-        if module.n_frozen == 0 or self.activation_cache is None:
-            return None
-        if isinstance(self.activation_cache, ActivationCache):
-            return self.activation_cache
-        cache = getattr(self, "_auto_cache", None)
-        if cache is None:
-            cache = self._auto_cache = ActivationCache()
-        return cache
-
-    # ------------------------------------------------------------------ inference
     def predict_patch_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of every patch of every candidate.
 
@@ -630,7 +511,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         self._check_all_params()
         X = check_candidates(X, allow_empty=True)
         device = self._device()
-        module = self._inference_module(device)
+        module = inference_module(self, device)
         return self._predict_patches(module, X, device)
 
     def _predict_patches(self, module: _AIFTModule, X: Any, device: torch.device) -> np.ndarray:
@@ -642,7 +523,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             P[rows] = proba.cpu().numpy().reshape(len(rows), m, k)
 
         if n:
-            forward_candidates(module, X, device, int(self.batch_size), self._cache(module),
+            forward_candidates(module, X, device, int(self.batch_size), cache_for(self, module),
                                collect, verbose=bool(self.verbose))
         return P
 
@@ -675,7 +556,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         self._check_all_params()
         X = check_candidates(X, allow_empty=True)
         device = self._device()
-        module = self._inference_module(device)
+        module = inference_module(self, device)
         m, captured, parts = n_patches(X), [], []
 
         def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
@@ -685,7 +566,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         hook = head_input_hook(module, captured)
         try:
             if len(X):
-                forward_candidates(module, X, device, int(self.batch_size), self._cache(module),
+                forward_candidates(module, X, device, int(self.batch_size), cache_for(self, module),
                                    collect, verbose=bool(self.verbose))
         finally:
             hook.remove()
@@ -793,7 +674,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.fit(X, [0, 1, 0, 1]).fit(X, [0, 1, 1, 1]).n_fits_
         2
         """
-        return self._fit(X, y, classes=None, partial=False)
+        return fit_network(self, X, y, classes=None, partial=False)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "AIFTNet":
         """Run one incremental epoch on labeled candidates.
@@ -832,169 +713,8 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.partial_fit(X, [1, 1], classes=[0, 1]).classes_
         array([0, 1])
         """
-        return self._fit(X, y, classes=classes, partial=True)
+        return fit_network(self, X, y, classes=classes, partial=True)
 
-    def _continuing(self, partial: bool) -> bool:
-        if not hasattr(self, "net_") or not (partial or self.warm_start):
-            return False
-        if self.net_.module_.name != self.backbone:
-            return False
-        if self.classes is not None and not _same_labels(_unique(self.classes), self.classes_):
-            return False
-        return True
-
-    def _fit(self, X: Any, y: Any, *, classes: Any, partial: bool) -> "AIFTNet":
-        self._check_all_params()
-        X = check_candidates(X)
-        y = check_candidate_labels(y, len(X))
-        device = self._device()
-        if self._continuing(partial):
-            new_classes = None if classes is None else _unique(classes)
-            if partial and new_classes is not None and not _same_labels(new_classes, self.classes_):
-                raise ValueError(
-                    f"classes={_unique(classes).tolist()} differs from classes_="
-                    f"{list(self.classes_)} set at the first fit."
-                )
-            _check_known_labels(y, self.classes_)
-            module = self.net_.module_
-            fit_index = self.n_fits_
-            optimizer_state = self.net_.optimizer_.state_dict()["state"]
-            trained_before = module.n_frozen
-            history = self.net_.history_
-            classes_ = self.classes_
-        else:
-            classes_ = self._first_classes(y, classes if partial else None)
-            module, seed_base = self._initial_module(len(classes_))
-            self._initial = None  # the network now belongs to the fit
-            self._seed_base = seed_base
-            fit_index, optimizer_state, history = 0, None, None
-            trained_before = None
-        module = self._configure(module, device)
-        if trained_before is not None and trained_before != module.n_frozen:
-            logger.info("freeze changed: the optimizer starts without momentum buffers")
-            optimizer_state = None
-        self._check_batch_size(module)
-        if fit_index == 0 and self.weights is None:
-            module.calibrate_norms(_pixel_batches(X, int(self.batch_size)))
-        y_enc = np.searchsorted(classes_, y)
-        base, gamma, epochs = learning_rate_plan(self, fit_index)
-        if partial:
-            epochs = 1
-        n_items = len(X) * n_patches(X)
-        seed = _derive_seed(self._seed_base, 1, fit_index)
-        # a last batch of one patch would break batch norm in training mode: drop it
-        drop_last = n_items > 1 and n_items % self.batch_size == 1
-        net = self._make_net(module, device, base, gamma, drop_last=drop_last,
-                             generator=torch.Generator().manual_seed(seed))
-        net.initialize()
-        if optimizer_state is not None:
-            state = net.optimizer_.state_dict()
-            state["state"] = optimizer_state
-            net.optimizer_.load_state_dict(state)
-        if history is not None:
-            net.history_ = history
-        cache = self._cache(module)
-        dataset = self._training_dataset(module, X, y_enc, cache, device)
-        before = {k: v.clone() for k, v in module.backbone.state_dict().items()}
-        devices = [device.index or 0] if device.type == "cuda" else []
-        module.set_mode(True)  # once per fit; skorch's per-step train() calls are then free
-        with torch.random.fork_rng(devices=devices), cached_input(module, cache is not None):
-            torch.manual_seed(seed)
-            net.notify("on_train_begin", X=dataset, y=None)
-            net.fit_loop(dataset, None, epochs=epochs)
-            net.notify("on_train_end", X=dataset, y=None)
-        module.set_mode(False)
-        self._check_converged(module, net, dataset, cache is not None, before, fit_index)
-        self.net_ = net
-        self.classes_ = classes_
-        self.n_fits_ = fit_index + 1
-        return self
-
-    def _check_batch_size(self, module: _AIFTModule) -> None:
-        trainable_norms = any(
-            isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None
-            and m.weight.requires_grad
-            for m in module.backbone.modules()
-        )
-        if int(self.batch_size) < 2 and trainable_norms:
-            raise ValueError(
-                f"batch_size={self.batch_size} cannot train the batch-norm layers of the "
-                f"trainable blocks of {module.name!r} (they need at least 2 patches per batch); "
-                f"use batch_size >= 2, or freeze those blocks."
-            )
-
-    def _check_converged(self, module: _AIFTModule, net: NeuralNet, dataset: Any,
-                         from_cache: bool, before: dict, fit_index: int) -> None:
-        """Raise, with the weights restored, when the fit's loss or outputs are not finite.
-
-        Weights can stay finite while the logits overflow, so the network is
-        also run (in eval mode) on the first training batch.
-        """
-        losses = [row.get("train_loss") for row in net.history_[-1:]]
-        finite_loss = all(loss is None or np.isfinite(loss) for loss in losses)
-        inputs, _ = dataset.__getitems__(list(range(min(len(dataset), int(self.batch_size)))))
-        with torch.inference_mode(), cached_input(module, from_cache):
-            finite_outputs = bool(torch.isfinite(module(inputs.to(module.mean.device))).all())
-        if finite_loss and finite_outputs:
-            return
-        module.backbone.load_state_dict(before)
-        base, _, _ = learning_rate_plan(self, fit_index)
-        names = "lr, head_lr" if fit_index == 0 else "lr_incremental, head_lr_incremental"
-        raise FloatingPointError(
-            f"fine-tuning diverged in fit {fit_index} (training loss {losses[-1]!r}, finite "
-            f"outputs: {finite_outputs}) with body learning rate {base['body_weight']:g} and "
-            f"head learning rate {base['head_weight']:g}; lower them ({names}). The weights "
-            f"before this fit were kept."
-        )
-
-    def _first_classes(self, y: np.ndarray, classes: Any) -> np.ndarray:
-        source = classes if classes is not None else self.classes
-        if source is not None:
-            classes_ = np.unique(np.asarray(source))
-            name = "classes"
-            _check_known_labels(y, classes_, name=name)
-        else:
-            classes_ = np.unique(y)
-        if len(classes_) < 2:
-            raise ValueError(
-                f"y holds a single class ({classes_.tolist()}) and classes is None; pass "
-                f"classes=[...] with all labels (AIFT's first labels may all be of one class)."
-            )
-        return classes_
-
-    def _training_dataset(self, module, X, y_enc, cache, device):
-        if cache is None:
-            return PatchDataset(X, y_enc, n_patches(X))
-        rows = np.arange(len(X))
-        acts = frozen_activations(module, X, rows, candidate_keys(X), cache, device,
-                                  int(self.batch_size))
-        return ActivationDataset(acts, y_enc)
-
-    def _make_net(self, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
-        callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
-        callbacks += list(self.callbacks or [])
-        return _TrainableNet(
-            module=module,
-            criterion=nn.CrossEntropyLoss,
-            optimizer=torch.optim.SGD,
-            lr=base["body_weight"],
-            max_epochs=1,
-            batch_size=int(self.batch_size),
-            train_split=None,
-            callbacks=callbacks,
-            warm_start=True,
-            verbose=int(self.verbose),
-            device=str(device),
-            iterator_train__shuffle=True,
-            iterator_train__generator=generator,
-            iterator_train__drop_last=drop_last,
-            iterator_train__collate_fn=keep_batch,
-            optimizer__momentum=float(self.momentum),
-            optimizer__param_groups=parameter_groups(module.head_name, base),
-            **self._skorch_kwargs(),
-        )
-
-    # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Save everything needed to continue training exactly.
 
@@ -1067,12 +787,12 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         ckpt = read_checkpoint(path, self.backbone)
         device = self._device()
         seed_base = int(ckpt["seed_base"])
-        module = self._build_module(int(ckpt["n_classes"]), seed_base, load_weights=False)
+        module = build_module(self, int(ckpt["n_classes"]), seed_base, load_weights=False)
         module.backbone.load_state_dict(ckpt["module_state"], strict=True)
         module.weights_id = ckpt["weights_id"]
-        module = self._configure(module, device)
+        module = configure(self, module, device)
         base, gamma, _ = learning_rate_plan(self, int(ckpt["n_fits"]))
-        net = self._make_net(module, device, base, gamma, torch.Generator(), drop_last=False)
+        net = make_skorch_net(self, module, device, base, gamma, torch.Generator(), drop_last=False)
         net.initialize()
         if int(ckpt["freeze"]) == module.n_frozen:
             net.optimizer_.load_state_dict(ckpt["optimizer_state"])
@@ -1091,38 +811,3 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- helpers
-def _pixel_batches(X: Any, batch_size: int):
-    """Raw patches of ``X`` as tensors of about ``batch_size`` patches."""
-    m = n_patches(X)
-    per_batch = max(1, batch_size // m)
-    for start in range(0, len(X), per_batch):
-        raw = np.asarray(X[np.arange(start, min(start + per_batch, len(X)))])
-        yield torch.from_numpy(np.require(raw.reshape(-1, *raw.shape[-3:]), requirements=["C"]))
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
-
-
-def _unique(labels: Any) -> np.ndarray:
-    return np.unique(np.asarray(labels))
-
-
-def _n_outputs(module: _AIFTModule) -> int:
-    head = module.backbone.get_submodule(module.head_name)
-    return int(head.out_features if isinstance(head, nn.Linear) else head.out_channels)
-
-
-def _same_labels(a: np.ndarray, b: np.ndarray) -> bool:
-    return len(a) == len(b) and all(x == z for x, z in zip(a.tolist(), b.tolist()))
-
-
-def _check_known_labels(y: np.ndarray, classes_: np.ndarray, name: str = "classes_") -> None:
-    known = set(classes_.tolist())
-    unseen = sorted({v for v in np.unique(y).tolist() if v not in known}, key=str)
-    if unseen:
-        raise ValueError(
-            f"y contains labels {unseen} that are not in {name}={classes_.tolist()}; the "
-            f"network's outputs were fixed at the first fit. Pass classes=[...] with all labels "
-            f"before the first fit."
-        )

@@ -1,0 +1,232 @@
+"""Fitting AIFTNet: one fit of the continuous fine-tuning, with its safeguards."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from torch import nn
+
+from ..candidates import candidate_keys, check_candidate_labels, check_candidates
+from ._building import _derive_seed, cache_for, configure, initial_module
+from ._data import ActivationDataset, PatchDataset, keep_batch
+from ._inference import frozen_activations, n_patches
+from ._module import _AIFTModule, cached_input
+from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
+
+logger = logging.getLogger("sklearn_aift.net")
+
+
+class _TrainableNet(NeuralNet):
+    """skorch's NeuralNet whose optimizer holds only the parameters that train.
+
+    With most blocks frozen, an SGD step over every parameter (most without
+    gradients) cost more than the step itself.
+    """
+
+    def get_all_learnable_params(self):
+        for name, param in super().get_all_learnable_params():
+            if param.requires_grad:
+                yield name, param
+
+
+def continuing(est, partial: bool) -> bool:
+    if not hasattr(est, "net_") or not (partial or est.warm_start):
+        return False
+    if est.net_.module_.name != est.backbone:
+        return False
+    if est.classes is not None and not _same_labels(_unique(est.classes), est.classes_):
+        return False
+    return True
+
+def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
+    est._check_all_params()
+    X = check_candidates(X)
+    y = check_candidate_labels(y, len(X))
+    device = est._device()
+    if continuing(est, partial):
+        new_classes = None if classes is None else _unique(classes)
+        if partial and new_classes is not None and not _same_labels(new_classes, est.classes_):
+            raise ValueError(
+                f"classes={_unique(classes).tolist()} differs from classes_="
+                f"{list(est.classes_)} set at the first fit."
+            )
+        _check_known_labels(y, est.classes_)
+        module = est.net_.module_
+        fit_index = est.n_fits_
+        optimizer_state = est.net_.optimizer_.state_dict()["state"]
+        trained_before = module.n_frozen
+        history = est.net_.history_
+        classes_ = est.classes_
+    else:
+        classes_ = first_classes(est, y, classes if partial else None)
+        module, seed_base = initial_module(est, len(classes_))
+        est._initial = None  # the network now belongs to the fit
+        est._seed_base = seed_base
+        fit_index, optimizer_state, history = 0, None, None
+        trained_before = None
+    module = configure(est, module, device)
+    if trained_before is not None and trained_before != module.n_frozen:
+        logger.info("freeze changed: the optimizer starts without momentum buffers")
+        optimizer_state = None
+    check_batch_size(est, module)
+    if fit_index == 0 and est.weights is None:
+        module.calibrate_norms(_pixel_batches(X, int(est.batch_size)))
+    y_enc = np.searchsorted(classes_, y)
+    base, gamma, epochs = learning_rate_plan(est, fit_index)
+    if partial:
+        epochs = 1
+    n_items = len(X) * n_patches(X)
+    seed = _derive_seed(est._seed_base, 1, fit_index)
+    # a last batch of one patch would break batch norm in training mode: drop it
+    drop_last = n_items > 1 and n_items % est.batch_size == 1
+    net = make_skorch_net(est, module, device, base, gamma, drop_last=drop_last,
+                         generator=torch.Generator().manual_seed(seed))
+    net.initialize()
+    if optimizer_state is not None:
+        state = net.optimizer_.state_dict()
+        state["state"] = optimizer_state
+        net.optimizer_.load_state_dict(state)
+    if history is not None:
+        net.history_ = history
+    cache = cache_for(est, module)
+    dataset = training_dataset(est, module, X, y_enc, cache, device)
+    before = {k: v.clone() for k, v in module.backbone.state_dict().items()}
+    devices = [device.index or 0] if device.type == "cuda" else []
+    module.set_mode(True)  # once per fit; skorch's per-step train() calls are then free
+    with torch.random.fork_rng(devices=devices), cached_input(module, cache is not None):
+        torch.manual_seed(seed)
+        net.notify("on_train_begin", X=dataset, y=None)
+        net.fit_loop(dataset, None, epochs=epochs)
+        net.notify("on_train_end", X=dataset, y=None)
+    module.set_mode(False)
+    check_converged(est, module, net, dataset, cache is not None, before, fit_index)
+    est.net_ = net
+    est.classes_ = classes_
+    est.n_fits_ = fit_index + 1
+    return est
+
+def check_batch_size(est, module: _AIFTModule) -> None:
+    trainable_norms = any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None
+        and m.weight.requires_grad
+        for m in module.backbone.modules()
+    )
+    if int(est.batch_size) < 2 and trainable_norms:
+        raise ValueError(
+            f"batch_size={est.batch_size} cannot train the batch-norm layers of the "
+            f"trainable blocks of {module.name!r} (they need at least 2 patches per batch); "
+            f"use batch_size >= 2, or freeze those blocks."
+        )
+
+def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
+                     from_cache: bool, before: dict, fit_index: int) -> None:
+    """Raise, with the weights restored, when the fit's loss or outputs are not finite.
+
+    Weights can stay finite while the logits overflow, so the network is
+    also run (in eval mode) on the first training batch.
+    """
+    losses = [row.get("train_loss") for row in net.history_[-1:]]
+    finite_loss = all(loss is None or np.isfinite(loss) for loss in losses)
+    inputs, _ = dataset.__getitems__(list(range(min(len(dataset), int(est.batch_size)))))
+    with torch.inference_mode(), cached_input(module, from_cache):
+        finite_outputs = bool(torch.isfinite(module(inputs.to(module.mean.device))).all())
+    if finite_loss and finite_outputs:
+        return
+    module.backbone.load_state_dict(before)
+    base, _, _ = learning_rate_plan(est, fit_index)
+    names = "lr, head_lr" if fit_index == 0 else "lr_incremental, head_lr_incremental"
+    raise FloatingPointError(
+        f"fine-tuning diverged in fit {fit_index} (training loss {losses[-1]!r}, finite "
+        f"outputs: {finite_outputs}) with body learning rate {base['body_weight']:g} and "
+        f"head learning rate {base['head_weight']:g}; lower them ({names}). The weights "
+        f"before this fit were kept."
+    )
+
+def first_classes(est, y: np.ndarray, classes: Any) -> np.ndarray:
+    source = classes if classes is not None else est.classes
+    if source is not None:
+        classes_ = np.unique(np.asarray(source))
+        name = "classes"
+        _check_known_labels(y, classes_, name=name)
+    else:
+        classes_ = np.unique(y)
+    if len(classes_) < 2:
+        raise ValueError(
+            f"y holds a single class ({classes_.tolist()}) and classes is None; pass "
+            f"classes=[...] with all labels (AIFT's first labels may all be of one class)."
+        )
+    return classes_
+
+def training_dataset(est, module, X, y_enc, cache, device):
+    if cache is None:
+        return PatchDataset(X, y_enc, n_patches(X))
+    rows = np.arange(len(X))
+    acts = frozen_activations(module, X, rows, candidate_keys(X), cache, device,
+                              int(est.batch_size))
+    return ActivationDataset(acts, y_enc)
+
+def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
+    callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
+    callbacks += list(est.callbacks or [])
+    return _TrainableNet(
+        module=module,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD,
+        lr=base["body_weight"],
+        max_epochs=1,
+        batch_size=int(est.batch_size),
+        train_split=None,
+        callbacks=callbacks,
+        warm_start=True,
+        verbose=int(est.verbose),
+        device=str(device),
+        iterator_train__shuffle=True,
+        iterator_train__generator=generator,
+        iterator_train__drop_last=drop_last,
+        iterator_train__collate_fn=keep_batch,
+        optimizer__momentum=float(est.momentum),
+        optimizer__param_groups=parameter_groups(module.head_name, base),
+        **est._skorch_kwargs(),
+    )
+
+# ------------------------------------------------------------------ checkpoints
+
+def _pixel_batches(X: Any, batch_size: int):
+    """Raw patches of ``X`` as tensors of about ``batch_size`` patches."""
+    m = n_patches(X)
+    per_batch = max(1, batch_size // m)
+    for start in range(0, len(X), per_batch):
+        raw = np.asarray(X[np.arange(start, min(start + per_batch, len(X)))])
+        yield torch.from_numpy(np.require(raw.reshape(-1, *raw.shape[-3:]), requirements=["C"]))
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def _unique(labels: Any) -> np.ndarray:
+    return np.unique(np.asarray(labels))
+
+
+def _n_outputs(module: _AIFTModule) -> int:
+    head = module.backbone.get_submodule(module.head_name)
+    return int(head.out_features if isinstance(head, nn.Linear) else head.out_channels)
+
+
+def _same_labels(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) == len(b) and all(x == z for x, z in zip(a.tolist(), b.tolist()))
+
+
+def _check_known_labels(y: np.ndarray, classes_: np.ndarray, name: str = "classes_") -> None:
+    known = set(classes_.tolist())
+    unseen = sorted({v for v in np.unique(y).tolist() if v not in known}, key=str)
+    if unseen:
+        raise ValueError(
+            f"y contains labels {unseen} that are not in {name}={classes_.tolist()}; the "
+            f"network's outputs were fixed at the first fit. Pass classes=[...] with all labels "
+            f"before the first fit."
+        )
