@@ -18,7 +18,11 @@ Where the tasks run is joblib's choice, set by the caller:
   whatever backend a surrounding :func:`joblib.parallel_config` selects;
 * ``joblib.parallel_config(backend="dask")`` with a :class:`distributed.Client`
   (see :func:`dask_backend`): the tasks run on the Dask cluster, which
-  reschedules the tasks of a worker that dies.
+  reschedules the tasks of a worker that dies. They are submitted on the
+  backend's client directly (``client.map``/``client.gather``) rather than
+  through :class:`joblib.Parallel`, whose Dask backend (joblib 1.6) never
+  returns when the scheduler gives up on a task; ``gather`` raises instead
+  (``distributed.KilledWorker``).
 
 ``n_jobs`` is the ``n_jobs=`` keyword of the strategy call (``learner.query(X,
 n, n_jobs=4)`` passes it on), else the ``n_jobs`` attribute of the estimator
@@ -37,8 +41,8 @@ What travels to the workers, per round:
   once under Dask; the workers read the images and make the patches
   themselves. A pool of file paths therefore moves a few bytes per candidate;
   a pool built on an in-memory image stack carries the stack.
-* an in-memory candidate array travels chunk by chunk, each chunk to the one
-  worker that scores it.
+* an in-memory candidate array travels chunk by chunk, each chunk inside the
+  task that scores it (so a rescheduled task still has it).
 * each task carries the positions of its chunk's candidates and sends back
   their scores (float64).
 
@@ -286,6 +290,55 @@ def score_chunk(estimator: Any, X_pool: Any, positions: Any, score: Callable) ->
     return scores
 
 
+def _travels_by_chunk(X_pool: Any) -> bool:
+    """In-memory candidates travel chunk by chunk; a CandidateSet as a whole."""
+    return isinstance(X_pool, (np.ndarray, list, tuple))
+
+
+def _task_data(X_pool: Any, positions: Any) -> tuple[Any, Any]:
+    """What one task receives of the pool: ``(pool or chunk, positions in it)``."""
+    if _travels_by_chunk(X_pool):
+        return _take(X_pool, positions), slice(0, _n_candidates(positions))
+    return X_pool, positions
+
+
+def _score_on_dask(client: Any, estimator: Any, X_pool: Any, chunks: list, score: Callable):
+    """One Dask task per chunk, on the client of the active joblib Dask backend.
+
+    The tasks are submitted on that client directly rather than through
+    ``joblib.Parallel``: joblib 1.6's Dask backend never returns when a task
+    fails on the scheduler's side (a ``KilledWorker`` after too many worker
+    deaths), where ``client.gather`` raises. The estimator (and a
+    CandidateSet's description) are scattered to every worker once, so they
+    survive the loss of a worker; chunks of in-memory arrays travel inside
+    their tasks.
+    """
+    by_chunk = _travels_by_chunk(X_pool)
+    shared = [estimator] if by_chunk else [estimator, X_pool]
+    shared_refs = client.scatter(shared, broadcast=True, hash=False)
+    if by_chunk:
+        # inside the tasks (through the scheduler), not scattered: data scattered
+        # to a single worker is lost with it, a task's own data is not
+        data = [_task_data(X_pool, positions) for positions in chunks]
+        pool_args = [part for part, _ in data]
+        positions_list = [where for _, where in data]
+    else:
+        pool_args = [shared_refs[1]] * len(chunks)
+        positions_list = chunks
+    futures = client.map(
+        score_chunk,
+        [shared_refs[0]] * len(chunks),
+        pool_args,
+        positions_list,
+        [score] * len(chunks),
+        pure=False,
+    )
+    try:
+        return client.gather(futures)
+    finally:
+        client.cancel(futures + list(shared_refs))
+
+
 def _prepare_for_copy(estimator: Any, X_pool: Any, first: int) -> None:
     """Run the estimator once in-process before it is copied to workers.
 
@@ -399,36 +452,23 @@ def pool_scores(
     chunks = list(_chunk_positions(indices, chunk_size))
 
     in_process = client is None and n_workers == 1
-    if not in_process:
-        _prepare_for_copy(estimator, X_pool, int(indices[0]))
-    # an in-memory array pool travels chunk by chunk (each chunk to one worker);
-    # a CandidateSet (its description) or the estimator once per worker
-    by_chunk = isinstance(X_pool, (np.ndarray, list, tuple)) and not in_process
-    estimator_ref, pool_ref = estimator, X_pool
-    if client is not None:
-        shared = [estimator] if by_chunk else [estimator, X_pool]
-        futures = client.scatter(shared, broadcast=True, hash=False)
-        estimator_ref = futures[0]
-        pool_ref = None if by_chunk else futures[1]
     logger.info(
         "scoring %d candidates in %d chunks of up to %d on %s",
         len(indices), len(chunks), chunk_size,
         "a Dask cluster" if client is not None else f"{n_workers} joblib job(s)",
     )
-
-    def task(positions: Any):
-        if by_chunk:
-            part = _take(X_pool, positions)
-            return delayed(score_chunk)(
-                estimator_ref, part, slice(0, _n_candidates(positions)), score
-            )
-        return delayed(score_chunk)(estimator_ref, pool_ref, positions, score)
-
     if in_process:
         parts = [score_chunk(estimator, X_pool, positions, score) for positions in chunks]
     else:
-        # chunks are already coarse: one task each, no joblib auto-batching
-        parts = Parallel(n_jobs=n_jobs, batch_size=1)(task(p) for p in chunks)
+        _prepare_for_copy(estimator, X_pool, int(indices[0]))
+        if client is not None:
+            parts = _score_on_dask(client, estimator, X_pool, chunks, score)
+        else:
+            # chunks are already coarse: one task each, no joblib auto-batching
+            parts = Parallel(n_jobs=n_jobs, batch_size=1)(
+                delayed(score_chunk)(estimator, *_task_data(X_pool, positions), score)
+                for positions in chunks
+            )
     return np.concatenate(parts).astype(np.float64, copy=False)
 
 
