@@ -56,6 +56,7 @@ import contextlib
 import logging
 import math
 import numbers
+import uuid
 from typing import Any, Callable, Iterator
 
 import joblib
@@ -152,7 +153,7 @@ def _dask_client() -> Any:
     return getattr(backend, "client", None)
 
 
-def parallel_scoring_requested(learner: Any, n_jobs: Any = None, chunk_size: Any = None) -> bool:
+def _parallel_scoring_requested(learner: Any, n_jobs: Any = None, chunk_size: Any = None) -> bool:
     """Whether a strategy should score its pool through :func:`pool_scores`.
 
     True when a chunk size is given, when ``n_jobs`` (given, or the
@@ -180,8 +181,8 @@ def parallel_scoring_requested(learner: Any, n_jobs: Any = None, chunk_size: Any
 
     Examples
     --------
-    >>> from sklearn_aift.parallel import parallel_scoring_requested
-    >>> parallel_scoring_requested(object()), parallel_scoring_requested(object(), n_jobs=2)
+    >>> from sklearn_aift.parallel import _parallel_scoring_requested
+    >>> _parallel_scoring_requested(object()), _parallel_scoring_requested(object(), n_jobs=2)
     (False, True)
     """
     if _check_chunk_size(chunk_size) is not None:
@@ -240,7 +241,7 @@ def _n_candidates(positions: Any) -> int:
     return len(positions)
 
 
-def score_chunk(estimator: Any, X_pool: Any, positions: Any, score: Callable) -> np.ndarray:
+def _score_chunk(estimator: Any, X_pool: Any, positions: Any, score: Callable) -> np.ndarray:
     """Scores of one chunk of a pool: what one task computes.
 
     Parameters
@@ -266,11 +267,11 @@ def score_chunk(estimator: Any, X_pool: Any, positions: Any, score: Callable) ->
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_aift.parallel import score_chunk
+    >>> from sklearn_aift.parallel import _score_chunk
     >>> class Net:
     ...     def predict_patch_proba(self, X):
     ...         return np.full((len(X), 2, 2), 0.5)
-    >>> score_chunk(Net(), np.zeros((5, 2, 3, 8, 8)), slice(1, 4), lambda P: P.sum(axis=(1, 2)))
+    >>> _score_chunk(Net(), np.zeros((5, 2, 3, 8, 8)), slice(1, 4), lambda P: P.sum(axis=(1, 2)))
     array([2., 2., 2.])
     """
     chunk = _take(X_pool, positions)
@@ -325,13 +326,14 @@ def _score_on_dask(client: Any, estimator: Any, X_pool: Any, chunks: list, score
     else:
         pool_args = [shared_refs[1]] * len(chunks)
         positions_list = chunks
+    token = uuid.uuid4().hex[:12]
     futures = client.map(
-        score_chunk,
+        _score_chunk,
         [shared_refs[0]] * len(chunks),
         pool_args,
         positions_list,
         [score] * len(chunks),
-        pure=False,
+        key=[f"aift-score-chunk-{token}-{i}" for i in range(len(chunks))],
     )
     try:
         return client.gather(futures)
@@ -458,7 +460,7 @@ def pool_scores(
         "a Dask cluster" if client is not None else f"{n_workers} joblib job(s)",
     )
     if in_process:
-        parts = [score_chunk(estimator, X_pool, positions, score) for positions in chunks]
+        parts = [_score_chunk(estimator, X_pool, positions, score) for positions in chunks]
     else:
         _prepare_for_copy(estimator, X_pool, int(indices[0]))
         if client is not None:
@@ -466,7 +468,7 @@ def pool_scores(
         else:
             # chunks are already coarse: one task each, no joblib auto-batching
             parts = Parallel(n_jobs=n_jobs, batch_size=1)(
-                delayed(score_chunk)(estimator, *_task_data(X_pool, positions), score)
+                delayed(_score_chunk)(estimator, *_task_data(X_pool, positions), score)
                 for positions in chunks
             )
     return np.concatenate(parts).astype(np.float64, copy=False)

@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .parallel import parallel_scoring_requested, pool_scores
+from .parallel import _parallel_scoring_requested, pool_scores
 from .scoring import (
     _check_alpha,
     _check_lambdas,
@@ -392,7 +392,7 @@ class AIFTSampling(_Strategy):
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
-        if parallel_scoring_requested(learner, n_jobs, chunk_size):
+        if _parallel_scoring_requested(learner, n_jobs, chunk_size):
             score = functools.partial(
                 candidate_scores, alpha=self.alpha, lambda1=self.lambda1, lambda2=self.lambda2
             )
@@ -481,7 +481,7 @@ class MeanUncertainty(_Strategy):
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
-        if parallel_scoring_requested(learner, n_jobs, chunk_size):
+        if _parallel_scoring_requested(learner, n_jobs, chunk_size):
             return pool_scores(
                 learner, X_pool, _mean_entropy, indices=keep, n_jobs=n_jobs,
                 chunk_size=chunk_size,

@@ -13,12 +13,8 @@ import pytest
 from PIL import Image
 
 from sklearn_aift import AIFTNet, BoxProtocol, CandidateSet, candidate_scores
-from sklearn_aift.parallel import (
-    dask_backend,
-    parallel_scoring_requested,
-    pool_scores,
-    score_chunk,
-)
+from sklearn_aift import dask_backend, pool_scores
+from sklearn_aift.parallel import _parallel_scoring_requested, _score_chunk
 from sklearn_aift.strategies import entropy_diversity_quarter, mean_uncertainty
 
 distributed = pytest.importorskip(
@@ -121,16 +117,16 @@ def test_chunked_scores_equal_one_pass(tiny_candidates):
 
 def test_score_chunk_checks_shapes():
     X = np.zeros((6, 2, 1, 4, 4), dtype=np.uint8)
-    assert score_chunk(_MeanNet(), X, np.array([4, 1]), lambda P: P[:, 0, 1]).shape == (2,)
+    assert _score_chunk(_MeanNet(), X, np.array([4, 1]), lambda P: P[:, 0, 1]).shape == (2,)
     with pytest.raises(ValueError, match=r"score returned an array of shape \(3, 2\)"):
-        score_chunk(_MeanNet(), X, slice(0, 3), lambda P: P[:, :, 0])
+        _score_chunk(_MeanNet(), X, slice(0, 3), lambda P: P[:, :, 0])
 
     class Bad:
         def predict_patch_proba(self, X):
             return np.zeros((1, 2, 2))
 
     with pytest.raises(ValueError, match=r"returned an array of shape \(1, 2, 2\) for 3"):
-        score_chunk(Bad(), X, slice(0, 3), lambda P: P[:, 0, 0])
+        _score_chunk(Bad(), X, slice(0, 3), lambda P: P[:, 0, 0])
 
 
 @pytest.mark.parametrize(
@@ -156,12 +152,12 @@ def test_pool_scores_needs_predict_patch_proba(tiny_candidates):
 
 
 def test_parallel_path_only_when_asked():
-    assert not parallel_scoring_requested(_MeanNet())
-    assert parallel_scoring_requested(_MeanNet(), chunk_size=10)
-    assert parallel_scoring_requested(_MeanNet(), n_jobs=2)
-    assert parallel_scoring_requested(_MeanNet(n_jobs=2))
+    assert not _parallel_scoring_requested(_MeanNet())
+    assert _parallel_scoring_requested(_MeanNet(), chunk_size=10)
+    assert _parallel_scoring_requested(_MeanNet(), n_jobs=2)
+    assert _parallel_scoring_requested(_MeanNet(n_jobs=2))
     with joblib.parallel_config(backend="threading", n_jobs=2):
-        assert parallel_scoring_requested(_MeanNet())
+        assert _parallel_scoring_requested(_MeanNet())
 
 
 def test_n_jobs_is_read_from_the_estimator(tiny_candidates):
@@ -268,7 +264,7 @@ def test_killed_worker_gives_the_same_selection(client, net, box_pool, reference
 def test_dask_backend_without_arguments_changes_nothing():
     with dask_backend() as client:
         assert client is None
-        assert not parallel_scoring_requested(_MeanNet())
+        assert not _parallel_scoring_requested(_MeanNet())
 
 
 @pytest.mark.parametrize(
@@ -284,3 +280,44 @@ def test_dask_backend_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         with dask_backend(**kwargs):
             pass  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- command line
+def test_cli_cluster_options_are_exclusive_and_checked(capsys):
+    from sklearn_aift.cli import main
+
+    base = ["compare", "--dataset", "synthetic"]
+    assert main(base + ["--scheduler", "tcp://h:8786", "--workers", "2"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert main(base + ["--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+
+
+def test_cli_unreachable_scheduler_is_one_line(capsys, tmp_path):
+    import dask
+
+    from sklearn_aift.cli import main
+
+    argv = ["compare", "--dataset", "synthetic", "--n-candidates", "20", "--rounds", "1",
+            "--batch-size", "2", "--seeds", "1", "--out", str(tmp_path / "out"),
+            "--scheduler", "tcp://127.0.0.1:9"]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sklearn-aift compare: error: cannot use the Dask cluster: Timed out")
+    assert len(err.splitlines()) == 1
+
+
+def test_cli_compare_scores_on_the_scheduler(client, tmp_path, capsys):
+    from sklearn_aift.cli import main
+
+    argv = ["compare", "--dataset", "synthetic", "--n-candidates", "40", "--rounds", "1",
+            "--batch-size", "4", "--seeds", "1", "--methods", "entropy_diversity_quarter",
+            "--backbone", "mobilenet_v3_small", "--weights", "none", "--input-size", "32",
+            "--patch-size", "32", "--epochs", "1", "--epochs-incremental", "1", "--quiet",
+            "--out", str(tmp_path / "out"), "--scheduler", client.scheduler.address]
+    with distributed.get_task_stream(client=client) as stream:
+        assert main(argv) == 0
+    assert "Scoring the pool on a Dask cluster" in capsys.readouterr().out
+    keys = [str(task["key"]) for task in stream.data]
+    assert any(key.startswith("aift-score-chunk-") for key in keys), keys[:5]
