@@ -391,7 +391,7 @@ def pool_scores(
         (1 outside any). Ignored by the Dask backend, which uses every worker.
     chunk_size : int or None, default=None
         Candidates per task. None: about four chunks per job, at most
-        :data:`MAX_DEFAULT_CHUNK`, rounded up to whole inference batches of
+        4,096 (``MAX_DEFAULT_CHUNK``), rounded up to whole inference batches of
         the estimator (``batch_size // m`` candidates) so that the network
         sees the same batches as in-process scoring.
 
