@@ -13,6 +13,7 @@ from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_co
 from .experiment import ResultsTable, annotation_saving, run_comparison
 from .learner import ActiveLearner, SessionError, SessionStore
 from .net import ActivationCache, AIFTNet
+from .parallel import dask_backend, pool_scores
 from .plotting import (
     plot_learning_curves,
     plot_prediction_patterns,
@@ -62,6 +63,8 @@ __all__ = [
     "majority_select",
     "pairwise_symmetric_kl",
     "patch_entropy",
+    "pool_scores",
+    "dask_backend",
     "aift_sampling",
     "describe_strategy",
     "diversity",

@@ -12,6 +12,7 @@ stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -233,7 +234,26 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--threads", type=_positive_int, default=None,
                      help="CPU threads for torch (default: torch's own choice)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cluster_arguments(cmp)
     return parser
+
+
+def _add_cluster_arguments(command: argparse.ArgumentParser) -> None:
+    """``--scheduler`` / ``--workers``: score the pool on a Dask cluster."""
+    group = command.add_mutually_exclusive_group()
+    group.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="score the pool on the Dask cluster of this scheduler, e.g. "
+                       "tcp://10.0.0.5:8786 (needs the dask extra)")
+    group.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="score the pool on a local Dask cluster of N worker processes "
+                       "(default: in-process)")
+
+
+def _cluster(args: argparse.Namespace):
+    """The Dask context of ``--scheduler``/``--workers``; in-process without them."""
+    from .parallel import dask_backend
+
+    return dask_backend(args.scheduler, args.workers)
 
 
 # ---------------------------------------------------------------------------
@@ -577,9 +597,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "full_data": args.full_data,
     }
-    return _run(args, settings=settings, dataset_note=note, X_pool=X_pool, y_pool=y_pool,
-                X_test=X_test, y_test=y_test, estimator=estimator, out_dir=out_dir,
-                title=f"sklearn-aift compare on {note}")
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(_cluster(args))
+        except (ValueError, ImportError, OSError) as exc:
+            raise UsageError(f"cannot use the Dask cluster: {_one_line(exc)}") from None
+        if client is not None:
+            print(f"Scoring the pool on a Dask cluster: {client}", flush=True)
+        return _run(args, settings=settings, dataset_note=note, X_pool=X_pool, y_pool=y_pool,
+                    X_test=X_test, y_test=y_test, estimator=estimator, out_dir=out_dir,
+                    title=f"sklearn-aift compare on {note}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

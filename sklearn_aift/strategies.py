@@ -11,8 +11,9 @@ of the lower pool index; asking for more candidates than are available returns
 all of them, in score order. Pool indices listed in ``exclude`` (e.g. the
 candidates already labeled) are never returned (a lazy pool is subset before
 predicting; a NumPy pool is predicted whole, which is cheaper than copying it).
-Other keyword arguments are accepted and ignored, so one call site can drive
-any strategy.
+``n_jobs=`` and ``chunk_size=`` score the pool in chunks through joblib, on
+local processes or a Dask cluster (:mod:`sklearn_aift.parallel`). Other keyword
+arguments are accepted and ignored, so one call site can drive any strategy.
 
 Patch probabilities ``(n, m, K)`` come from ``learner.predict_patch_proba(X)``,
 or from ``learner.estimator.predict_patch_proba(X)`` for wrappers such as
@@ -60,6 +61,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._cold_start import candidate_features, in_cold_start, representative_order
+from .parallel import _parallel_scoring_requested, pool_scores
 from .scoring import (
     _check_alpha,
     _check_lambdas,
@@ -282,12 +284,17 @@ class _Strategy:
                                             random_state)
             if picked is not None:
                 return picked
-        scores = self._scores(learner, X_pool, keep, n_pool, random_state)
+        scores = self._scores(
+            learner, X_pool, keep, n_pool, random_state,
+            n_jobs=kwargs.get("n_jobs"), chunk_size=kwargs.get("chunk_size"),
+        )
         # stable sort on -score: ties keep the pool order, i.e. the lower index wins
         order = np.argsort(-scores, kind="stable")[:n_instances]
         return keep[order], scores[order]
 
-    def _scores(self, learner, X_pool, keep, n_pool, random_state) -> np.ndarray:
+    def _scores(
+        self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
+    ) -> np.ndarray:
         raise NotImplementedError
 
     def _cold_start_batch(self, learner, X_pool, keep, n_pool, n_instances, random_state):
@@ -347,7 +354,9 @@ _CALL_DOC = """
     exclude : array-like of int, default=None
         Pool indices never to return (e.g. already labeled candidates).
     **kwargs
-        Accepted and ignored.
+        ``n_jobs`` and ``chunk_size`` make the strategies that predict score
+        the pool in chunks through joblib (:func:`~sklearn_aift.parallel.pool_scores`,
+        also on a Dask cluster); other keywords are accepted and ignored.
 
     Returns
     -------
@@ -468,7 +477,16 @@ class AIFTSampling(_Strategy):
                 "cold_start": self.cold_start,
                 "cold_start_per_class": self.cold_start_per_class}
 
-    def _scores(self, learner, X_pool, keep, n_pool, random_state):
+    def _scores(
+        self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
+    ):
+        if _parallel_scoring_requested(learner, n_jobs, chunk_size):
+            score = functools.partial(
+                candidate_scores, alpha=self.alpha, lambda1=self.lambda1, lambda2=self.lambda2
+            )
+            return pool_scores(
+                learner, X_pool, score, indices=keep, n_jobs=n_jobs, chunk_size=chunk_size
+            )
         P = _on_remaining(lambda X: patch_proba(learner, X), X_pool, keep, n_pool)
         return candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
 
@@ -506,7 +524,9 @@ class RandomSampling(_Strategy):
 
     __name__ = "random_sampling"
 
-    def _scores(self, learner, X_pool, keep, n_pool, random_state):
+    def _scores(
+        self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
+    ):
         # one priority per pool candidate, so exclusions do not shift the others
         return _rng(random_state).random(n_pool)[keep]
 
@@ -546,10 +566,21 @@ class MeanUncertainty(_Strategy):
 
     __name__ = "mean_uncertainty"
 
-    def _scores(self, learner, X_pool, keep, n_pool, random_state):
-        P = check_patch_proba(_on_remaining(lambda X: patch_proba(learner, X), X_pool, keep,
-                                            n_pool))
-        return patch_entropy(P.mean(axis=1))
+    def _scores(
+        self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
+    ):
+        if _parallel_scoring_requested(learner, n_jobs, chunk_size):
+            return pool_scores(
+                learner, X_pool, _mean_entropy, indices=keep, n_jobs=n_jobs,
+                chunk_size=chunk_size,
+            )
+        return _mean_entropy(_on_remaining(lambda X: patch_proba(learner, X), X_pool, keep,
+                                           n_pool))
+
+
+def _mean_entropy(P: np.ndarray) -> np.ndarray:
+    """Entropy of each candidate's mean patch prediction (module level: picklable)."""
+    return patch_entropy(check_patch_proba(P).mean(axis=1))
 
     def __call__(
         self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs

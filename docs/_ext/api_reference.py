@@ -40,6 +40,11 @@ SECTIONS = [
         "and the candidate score (Eqs. 1-4).",
     ),
     (
+        "sklearn_aift.parallel",
+        "Parallel scoring",
+        "Pool scoring in chunks through joblib, on local processes or a Dask cluster.",
+    ),
+    (
         "sklearn_aift.candidates",
         "Candidates",
         "Lazy candidate sets and the input validation every module uses.",
