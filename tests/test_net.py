@@ -383,7 +383,7 @@ def test_fit_on_a_pool_subset_hits_the_cache(data):
 
 
 def test_a_pool_seen_twice_is_hashed_once(data, monkeypatch):
-    import sklearn_aift.candidates as candidates
+    import sklearn_aift.candidates._identity as candidates
 
     X, y = data
     calls = []

@@ -8,7 +8,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
-from ..candidates import CandidateSet, _resolve_seed
+from ..candidates import CandidateSet
+from ..candidates._sources import _resolve_seed
 from ._base import (
     _READ_ERRORS,
     IMAGE_EXTENSIONS,

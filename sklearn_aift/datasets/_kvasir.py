@@ -14,7 +14,8 @@ from scipy import ndimage
 from sklearn.utils import Bunch
 
 from ..augment import BoxProtocol
-from ..candidates import CandidateSet, _resolve_seed
+from ..candidates import CandidateSet
+from ..candidates._sources import _resolve_seed
 from ._base import _READ_ERRORS, check_dir, list_images, read_image, warn_skipped
 
 __all__ = ["load_kvasir_seg"]

@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
-from ..candidates import CandidateSet, _resolve_seed
+from ..candidates import CandidateSet
+from ..candidates._sources import _resolve_seed
 
 __all__ = ["load_medmnist"]
 
