@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..augment import AxisProtocol, BoxProtocol, FrameProtocol, _check_image
+from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
+from ..augment._common import _check_image
 
 
 # --------------------------------------------------------------------------- CandidateSet

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from sklearn.utils import Bunch
 
-from ..augment import FrameProtocol, _as_generator
+from ..augment import FrameProtocol
+from ..augment._common import _as_generator
 from ..candidates import CandidateSet
 
 __all__ = ["make_colonoscopy_frames"]
