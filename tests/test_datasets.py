@@ -188,6 +188,55 @@ def test_kvasir_layout_without_box_file(tmp_path):
     assert len(load_kvasir_seg(root, test_size=None).test_index) == 0
 
 
+def _overlaps(a, b):
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def test_kvasir_hard_negatives_touch_the_polyp(tmp_path):
+    root = make_polyp_folder(tmp_path / "polyps")
+    b = load_kvasir_seg(root, protocol=BoxProtocol(patch_size=16), negatives_per_frame=1,
+                        hard_negatives_per_frame=2, max_hard_overlap=0.2, test_size=None)
+    kinds = dict(zip(*np.unique(b.kind, return_counts=True)))
+    assert kinds["polyp"] == 5 and kinds["hard negative"] >= 4
+    assert (b.target[b.kind == "polyp"] == 1).all() and (b.target[b.kind != "polyp"] == 0).all()
+    requested = 4 * (1 + 2)
+    assert kinds.get("negative", 0) + kinds["hard negative"] + b.n_negatives_missing == requested
+    for g in range(4):
+        mask = np.asarray(Image.open(b.mask_paths[g])) >= 128
+        in_frame = b.groups == g
+        hard = b.boxes[in_frame & (b.kind == "hard negative")].astype(int)
+        plain = b.boxes[in_frame & (b.kind == "negative")].astype(int)
+        for x0, y0, x1, y1 in hard:  # some polyp pixels, at most 20% of the box
+            share = mask[y0:y1, x0:x1].mean()
+            assert 0 < share <= 0.2
+        for x0, y0, x1, y1 in plain:
+            assert not mask[y0:y1, x0:x1].any()
+        negatives = list(hard) + list(plain)
+        for i, first in enumerate(negatives):  # no two negatives of a frame overlap
+            assert not any(_overlaps(first, other) for other in negatives[i + 1:])
+    with pytest.raises(ValueError, match="hard_negatives_per_frame"):
+        load_kvasir_seg(root, hard_negatives_per_frame=-1)
+    with pytest.raises(ValueError, match="max_hard_overlap"):
+        load_kvasir_seg(root, hard_negatives_per_frame=1, max_hard_overlap=1.5)
+
+
+def test_kvasir_imbalanced_pool_is_about_one_positive_in_five(kvasir_dir):
+    b = load_kvasir_seg(kvasir_dir, protocol=BoxProtocol(patch_size=16, shift=0),
+                        negatives_per_frame=3, hard_negatives_per_frame=2, max_frames=80)
+    assert 0.15 < b.target.mean() < 0.3
+    assert (b.kind == "hard negative").sum() >= 40
+
+
+def test_synthetic_positive_fraction(tmp_path):
+    balanced = make_colonoscopy_frames(n_frames=200, positive_fraction=0.5, random_state=0)
+    assert 0.4 < balanced.target.mean() < 0.6
+    pool = make_colonoscopy_frames(n_frames=200, random_state=0)
+    near = (pool.clear_fraction > 0.6) & (pool.target == 0)
+    assert near.sum() >= 20  # hard negatives: degraded just beyond the threshold
+    with pytest.raises(ValueError, match="positive_fraction"):
+        make_colonoscopy_frames(n_frames=4, positive_fraction=1.0)
+
+
 def test_kvasir_bad_folders(tmp_path):
     with pytest.raises(FileNotFoundError, match="data_dir"):
         load_kvasir_seg(tmp_path / "nowhere")

@@ -186,6 +186,11 @@ def _sample_hard_negatives(
     return out
 
 
+def _check_count(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+
+
 def load_kvasir_seg(
     data_dir: Any,
     *,
@@ -331,23 +336,8 @@ def load_kvasir_seg(
     root = check_dir(data_dir, "data_dir")
     images_dir = check_dir(root / "images", "images folder")
     masks_dir = check_dir(root / "masks", "masks folder")
-    if (
-        isinstance(negatives_per_frame, bool)
-        or not isinstance(negatives_per_frame, (int, np.integer))
-        or negatives_per_frame < 0
-    ):
-        raise ValueError(
-            f"negatives_per_frame must be a non-negative integer; got {negatives_per_frame!r}."
-        )
-    if (
-        isinstance(hard_negatives_per_frame, bool)
-        or not isinstance(hard_negatives_per_frame, (int, np.integer))
-        or hard_negatives_per_frame < 0
-    ):
-        raise ValueError(
-            f"hard_negatives_per_frame must be a non-negative integer; got "
-            f"{hard_negatives_per_frame!r}."
-        )
+    _check_count(negatives_per_frame, "negatives_per_frame")
+    _check_count(hard_negatives_per_frame, "hard_negatives_per_frame")
     if not isinstance(max_hard_overlap, (int, float)) or not 0 < max_hard_overlap < 1:
         raise ValueError(f"max_hard_overlap must be a number in (0, 1); got {max_hard_overlap!r}.")
     if test_size is not None and not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
