@@ -53,7 +53,10 @@ function renderSummary() {
   const fill = document.getElementById("bar-fill");
   const busy = ["starting", "loading", "ranking", "fine-tuning"].includes(s.phase);
   fill.classList.toggle("indeterminate", busy && s.progress === null);
-  fill.style.width = busy ? (s.progress === null ? "" : `${Math.round(100 * s.progress)}%`) : "100%";
+  // while labeling the bar shows the batch's progress, while busy the model's
+  const share = s.batch_size ? s.batch_labeled / Math.max(1, state.candidates.length || s.batch_size) : 1;
+  fill.style.width = busy ? (s.progress === null ? "" : `${Math.round(100 * s.progress)}%`)
+                          : `${Math.round(100 * (s.phase === "labeling" ? share : 1))}%`;
   document.querySelector("#rounds tbody").innerHTML = s.rounds.filter(r => r.round > 0).map(r =>
     `<tr><td>${r.round}</td><td>${r.n_labels}</td><td>${r.batch_accuracy === null ? "-" : (100 * r.batch_accuracy).toFixed(0) + " %"}</td><td>${r.training_time.toFixed(1)}</td></tr>`).join("");
 }
