@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Active incremental fine-tuning (AIFT): compare AIFT with random "
         "selection and learning from scratch by simulated annotation.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,label}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,label}",
+                                parser_class=_Parser)
 
     demo = sub.add_parser(
         "demo",
