@@ -264,7 +264,9 @@ def test_kill_9_mid_fine_tune_then_resume(tmp_path):
         for candidate, label in zip(batch, ["negative", "positive", "negative", "positive"]):
             server.json("POST", "/api/labels", {"id": candidate["id"], "label": label})
         server.kill()  # the last reply is in: fine-tuning has just started
-        exported = None
+        with sqlite3.connect(session / "campaign.sqlite") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM rounds").fetchone() == (0,)
+            assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (4,)
         server = LabelServer(images, session, batch_size=4)
         status = server.wait_until(lambda s: s["completed_rounds"] == 1, timeout=120)
         assert status["n_labeled"] == 4 and status["round"] == 2
