@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import sqlite3
 import threading
@@ -288,3 +289,35 @@ def test_non_loopback_host_generates_a_token(tmp_path):
     generated = _check_host("0.0.0.0", None)
     assert isinstance(generated, str) and len(generated) >= 32
     assert _check_host("0.0.0.0", "mine-1234") == "mine-1234"
+
+
+class _RecordingNet:
+    """A stand-in model that records the size of each prediction."""
+
+    def __init__(self):
+        self.sizes = []
+
+    def get_params(self, deep=True):
+        return {"classes": [0, 1], "activation_cache": "auto"}
+
+    def predict_patch_proba(self, X):
+        self.sizes.append(len(X))
+        p = np.linspace(0.2, 0.8, len(X) * X.shape[1]).reshape(len(X), X.shape[1], 1)
+        return np.concatenate([1 - p, p], axis=-1)
+
+
+def test_first_feature_pass_reports_progress(tmp_path, caplog):
+    from sklearn_aift import entropy
+
+    images = make_image_folder(tmp_path / "images", n=100, nested=False)
+    net = _RecordingNet()
+    with caplog.at_level(logging.INFO, logger="sklearn_aift.app._campaign"):
+        campaign = LabelingCampaign(images, tmp_path / "session", net, batch_size=3,
+                                    protocol=FrameProtocol(n_patches=1, patch_size=16),
+                                    strategy=entropy)
+        campaign.wait_idle(60)
+    assert net.sizes[:3] == [64, 36, 100]  # chunk by chunk, then the ranking pass
+    messages = [r.getMessage() for r in caplog.records]
+    assert "computing the features of the pool: 64/100 images" in messages
+    assert len(campaign.batch()) == 3
+    campaign.close()

@@ -169,6 +169,7 @@ class LabelingCampaign:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._expected: float | None = None
+        self._warmed = False
         rounds = self._store.rounds()
         self._round = rounds[-1]["round"] + 1 if rounds else 1
         self._checkpoint_to_load = rounds[-1]["checkpoint"] if rounds else None
@@ -299,6 +300,8 @@ class LabelingCampaign:
         if len(exclude) == len(ids):
             self._set_phase("done", "every image of the folder is labeled or skipped")
             return False
+        if not self._warmed:
+            self._warm_up(pool)
         self._set_phase("ranking", f"round {round_}: ranking {len(ids) - len(exclude)} images")
         labeled_ids, codes = self._labeled()
         view = _StrategyView(self.estimator, np.asarray(codes, dtype=np.int64),
@@ -320,6 +323,22 @@ class LabelingCampaign:
             })
         self._store.save_batch(round_, rows)
         return True
+
+    def _warm_up(self, pool: Any, chunk: int = 64) -> None:
+        """Fill the model's activation cache chunk by chunk, so the first pass shows progress.
+
+        Only for estimators that cache frozen activations by candidate key: the
+        strategy's pass over the whole pool then reads the cache.
+        """
+        self._warmed = True
+        params = self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
+        if params.get("activation_cache") in (None, False):
+            return
+        n = len(pool)
+        for start in range(0, n, chunk):
+            self._set_phase("ranking", f"computing the features of the pool: {start}/{n} images",
+                            start / n)
+            self.estimator.predict_patch_proba(pool[np.arange(start, min(n, start + chunk))])
 
     def _expected_training_time(self, n_labels: int) -> float | None:
         rounds = [r for r in self._store.rounds() if r["n_labels"] > 0]
