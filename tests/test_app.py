@@ -223,8 +223,39 @@ def test_body_is_bounded_and_must_be_json(client, campaign):
     r = client.post("/api/labels", content=big, headers=dict(auth(), **{
         "Content-Type": "application/json"}))
     assert r.status_code == 413 and "4096 bytes" in r.json()["detail"]
-    r = client.post("/api/labels", content=b"not json", headers=auth())
+    r = client.post("/api/labels", content=b"not json", headers=dict(auth(), **{
+        "Content-Type": "application/json"}))
     assert r.status_code == 400 and "must be JSON" in r.json()["detail"]
+
+
+def test_form_posts_from_other_sites_are_refused(client, campaign):
+    cid = campaign.batch()[0]["id"]
+    body = '{"id": "%s", "label": "positive"}' % cid
+    r = client.post("/api/labels", content=body, headers=dict(auth(), **{
+        "Content-Type": "text/plain"}))
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    assert campaign.status()["n_labeled"] == 0
+
+
+def test_without_token_only_loopback_host_names_are_answered(campaign):
+    local = TestClient(create_app(campaign), base_url="http://127.0.0.1:8765")
+    assert local.get("/api/status").status_code == 200
+    assert local.get("/api/status", headers={"Host": "localhost:8765"}).status_code == 200
+    rebound = local.get("/api/status", headers={"Host": "evil.example:8765"})
+    assert rebound.status_code == 403 and "evil.example" in rebound.json()["detail"]
+
+
+def test_skip_completes_the_batch_and_is_not_proposed_again(campaign):
+    batch = campaign.batch()
+    campaign.skip(batch[0]["id"])
+    for candidate in batch[1:]:
+        campaign.label(candidate["id"], "positive")
+    assert campaign.wait_idle(120)
+    status = campaign.status()
+    assert status["completed_rounds"] == 1 and status["n_skipped"] == 1
+    assert status["rounds"][0]["n_labels"] == 2
+    assert batch[0]["id"] not in {c["id"] for c in campaign.batch()}
+    assert "skip" not in campaign.labels_csv()
 
 
 def test_concurrent_labels_from_two_tabs(client, campaign):

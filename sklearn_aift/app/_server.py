@@ -29,6 +29,7 @@ _logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_COOKIE = "aift_token"
 MAX_BODY_BYTES = 4096
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 # formats every browser displays as they are; others are converted to PNG
 _WEB_FORMATS = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                 ".gif": "image/gif", ".webp": "image/webp"}
@@ -64,7 +65,15 @@ def _error(status: int, detail: str) -> JSONResponse:
 
 
 async def _read_json(request: Request) -> Any:
-    """The JSON body, read at most ``MAX_BODY_BYTES`` (413 beyond, 400 when not JSON)."""
+    """The JSON body, read at most ``MAX_BODY_BYTES`` (413 beyond, 400 when not JSON).
+
+    Requiring ``Content-Type: application/json`` makes browsers send a CORS
+    preflight, which this server never answers: another site open in the
+    expert's browser cannot post labels (a form's ``text/plain`` is refused).
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise HTTPException(415, f"Content-Type must be application/json; got {media!r}.")
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise HTTPException(413, f"request body must be at most {MAX_BODY_BYTES} bytes; "
@@ -125,7 +134,15 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def check_token(request: Request, call_next):  # noqa: ANN001, ANN202
-        if token is not None:
+        if token is None:
+            # without a token the server is for this machine only: refuse other Host
+            # names, so a web page cannot reach it by rebinding its DNS name to 127.0.0.1
+            host = request.headers.get("host", "")
+            name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]")[0]
+            if name not in LOOPBACK_NAMES:
+                return _error(403, f"Host {host!r} is refused: without a token this server "
+                                   f"answers only 127.0.0.1, localhost and [::1].")
+        else:
             presented = _presented_token(request)
             if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
                 return _error(401, "missing or wrong token: open the URL printed by "
