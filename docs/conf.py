@@ -34,6 +34,7 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -107,10 +108,9 @@ intersphinx_mapping = _intersphinx_mapping()
 intersphinx_timeout = 10
 
 # -- Math ----------------------------------------------------------------------
-# MathJax from its CDN by default; SKLEARN_AIFT_MATHJAX_PATH points the pages at
-# a local copy (e.g. Debian's libjs-mathjax) to view equations offline.
-if os.environ.get("SKLEARN_AIFT_MATHJAX_PATH"):
-    mathjax_path = os.environ["SKLEARN_AIFT_MATHJAX_PATH"]
+# The pages load MathJax from the build itself, never from a CDN, so equations
+# render offline: sphinx-mathjax-offline (a docs dependency) ships MathJax 3,
+# copies it to _static/mathjax and points mathjax_path at its tex-chtml.js.
 
 # -- Doctest builder -----------------------------------------------------------
 # The builder tests the ``.. doctest::`` blocks of these pages. The Examples

@@ -23,8 +23,9 @@ data.
 # %%
 # Data and model
 # --------------
-# 60 pool frames and 40 test frames. MobileNetV2 with ImageNet weights, 14 of
-# its 19 feature blocks frozen: :func:`~sklearn_aift.experiment.run_comparison`
+# 60 pool frames and 40 test frames. MobileNetV2 with ImageNet weights, all
+# its feature blocks but the last frozen (the default ``freeze=-1``):
+# :func:`~sklearn_aift.experiment.run_comparison`
 # shares one activation cache across all the methods, so the frozen part is
 # computed once per candidate (once more for Learning from Scratch, whose
 # frozen part has random weights).
@@ -48,7 +49,6 @@ net = AIFTNet(
     weights="IMAGENET1K_V1",
     classes=[0, 1],
     input_size=48,
-    freeze=14,
     max_epochs=2,
     max_epochs_incremental=1,
     batch_size=128,

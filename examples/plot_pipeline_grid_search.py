@@ -54,7 +54,6 @@ pipe = Pipeline(
                 "mobilenet_v2",
                 weights="IMAGENET1K_V1",
                 input_size=48,
-                freeze=14,
                 max_epochs=2,
                 batch_size=128,
                 activation_cache=ActivationCache(),

@@ -9,9 +9,9 @@ labels them, and the network is fine-tuned continuously, starting with no
 label at all.
 
 It runs on a laptop CPU in well under a minute: ImageNet MobileNetV2 (its
-weights come with the set-up, no download), small patches, and the first 14
-of its 19 feature blocks frozen, so their output is computed once per
-candidate and cached for every later round.
+weights come with the set-up, no download), small patches, and the default
+``freeze=-1``: every feature block but the last frozen, so their output is
+computed once per candidate and cached for every later round.
 """
 
 # %%
@@ -44,7 +44,6 @@ net = AIFTNet(
     weights="IMAGENET1K_V1",
     classes=[0, 1],
     input_size=48,
-    freeze=14,
     max_epochs=5,
     max_epochs_incremental=3,
     random_state=0,

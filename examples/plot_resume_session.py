@@ -35,7 +35,6 @@ def make_net():
         weights="IMAGENET1K_V1",
         classes=[0, 1],
         input_size=48,
-        freeze=14,
         max_epochs=2,
         max_epochs_incremental=1,
         batch_size=128,
@@ -59,8 +58,8 @@ del learner  # the process ends here
 # The next day: resume
 # --------------------
 # Pass an estimator with the same parameters (``load`` refuses one that
-# differs) and the same pool; every label and the model of the last completed
-# round come back.
+# differs) and the pool (any pool: labeled candidates are recognised by their
+# content); every label and the model of the last completed round come back.
 resumed = ActiveLearner.load(session, estimator=make_net(), X_pool=X_pool)
 print("restored:", resumed.labeled_indices_.tolist(), "after", resumed.n_iter_, "rounds")
 resumed.run(y_pool, X_pool, budget=20, batch_size=5)

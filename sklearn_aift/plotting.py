@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,7 +31,18 @@ __all__ = [
     "plot_prediction_patterns",
     "plot_selected_candidates",
     "plot_selection_balance",
+    "warn_small_test_set",
 ]
+
+#: Below this many test candidates a candidate-level AUC is too coarse to
+#: compare methods (one candidate moves it by several hundredths or more).
+MIN_TEST_CANDIDATES = 30
+
+# Methods whose queries are random draws: their picks are not "top candidates"
+# and their strategy scores rank nothing.
+_RANDOM_METHODS = frozenset({"ift_random", "scratch"})
+# Metrics that live in [0, 1]: their axis never goes beyond.
+_UNIT_METRICS = frozenset({"auc", "accuracy", "full_data_auc"})
 
 # One colour per method, the same in every figure.
 _COLORS = {
@@ -95,6 +108,83 @@ def _check_methods(results: ResultsTable, methods: Sequence[str] | None) -> list
     return methods
 
 
+def warn_small_test_set(
+    n_test: int, *, minimum: int = MIN_TEST_CANDIDATES, stacklevel: int = 2
+) -> bool:
+    """Warn that an AUC measured on fewer than ``minimum`` test candidates means little.
+
+    With 9 test candidates an AUC of 1.0 is one lucky ordering of 9 numbers;
+    differences between methods measured on such a set are noise. Call this
+    wherever such an AUC is shown to a user (:func:`plot_learning_curves`
+    does, when the results record ``n_test``).
+
+    Parameters
+    ----------
+    n_test : int
+        Candidates in the test set the metric was measured on.
+    minimum : int, default=30
+        The smallest test set that does not warn.
+    stacklevel : int, default=2
+        Passed to :func:`warnings.warn`: 2 names the caller's line, 3 its
+        caller's.
+
+    Returns
+    -------
+    warned : bool
+        True when the warning was issued.
+
+    Raises
+    ------
+    ValueError
+        If ``n_test`` is not a non-negative integer or ``minimum`` not a
+        positive one.
+
+    Warns
+    -----
+    UserWarning
+        When ``n_test < minimum``, naming both numbers.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_aift.plotting import warn_small_test_set
+    >>> warn_small_test_set(120)
+    False
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_small_test_set(9)
+    True
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    the test set holds only 9 candidates (fewer than 30): its AUC ...
+    """
+    for name, value, low in (("n_test", n_test, 0), ("minimum", minimum, 1)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+            kind = "non-negative" if low == 0 else "positive"
+            raise ValueError(f"{name} must be a {kind} integer; got {value!r}.")
+    if n_test >= minimum:
+        return False
+    warnings.warn(
+        f"the test set holds only {n_test} candidates (fewer than {minimum}): its AUC and "
+        f"accuracy change by 1/{max(n_test, 1)} or more with a single candidate, so they "
+        f"cannot tell methods apart; hold out more candidates for testing.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return True
+
+
+def _warn_if_small_test_set(results: ResultsTable) -> None:
+    sizes = [int(row["n_test"]) for row in results.rows if row.get("n_test") is not None]
+    if sizes:
+        warn_small_test_set(min(sizes), stacklevel=4)  # points at the plotting call
+
+
+def _integer_ticks(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_learning_curves(
     results: ResultsTable,
     metric: str = "auc",
@@ -108,7 +198,10 @@ def plot_learning_curves(
     """Metric against labels queried, one line per method, with a band over seeds.
 
     The paper's Figs. 3, 5 and 8: the mean over seeds as a line and, when
-    there are several seeds, a shaded band.
+    there are several seeds, a shaded band. Rows of round 0 (``n_labels``
+    0: the pretrained model M0 before any label), when the results have
+    them, are the curves' first points. The label axis has integer ticks;
+    the axis of a metric in [0, 1] (AUC, accuracy) never goes beyond 1.
 
     Parameters
     ----------
@@ -137,6 +230,12 @@ def plot_learning_curves(
     ValueError
         If ``results`` is empty, a method is missing or ``band`` is unknown.
 
+    Warns
+    -----
+    UserWarning
+        When the rows record an ``n_test`` below 30 (see
+        :func:`warn_small_test_set`).
+
     Examples
     --------
     >>> from sklearn_aift.experiment import ResultsTable
@@ -158,6 +257,9 @@ def plot_learning_curves(
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
+    if metric == "auc":
+        _warn_if_small_test_set(results.select(method=methods))
+    bounded = metric in _UNIT_METRICS
     for i, method in enumerate(methods):
         labels, values = results.curve(method, metric)
         with np.errstate(all="ignore"):
@@ -171,8 +273,14 @@ def plot_learning_curves(
                     low, high = mean - std, mean + std
                 else:
                     low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+            if bounded:  # mean + std of AUCs near 1 would otherwise draw above 1
+                low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
             ax.fill_between(labels, low, high, color=style["color"], alpha=0.15, linewidth=0)
     n_seeds = len(results.select(method=methods).seeds)
+    _integer_ticks(ax.xaxis)
+    if bounded:
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(max(bottom, 0.0), min(top, 1.0))
     ax.set_xlabel("labels queried")
     ax.set_ylabel(metric.upper() if metric == "auc" else metric.replace("_", " "))
     ax.set_title(title if title is not None else f"{metric.upper()} vs labels ({n_seeds} seeds)")
@@ -237,6 +345,8 @@ def plot_selection_balance(
         if seed not in results.seeds:
             raise ValueError(f"seed={seed!r} is not in the results; they hold {results.seeds}.")
         results = results.select(seed=seed)
+    # round 0 (M0, before any query) queried nothing: it has no bar
+    results = ResultsTable(row for row in results.rows if row["round"] >= 1)
     n = len(methods)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
@@ -245,8 +355,8 @@ def plot_selection_balance(
     for i, method in enumerate(methods):
         ax = axes[i // ncols][i % ncols]
         _, pos = results.curve(method, "n_positive")
-        rounds, neg = results.curve(method, "n_negative")
-        rounds = np.arange(1, pos.shape[1] + 1)
+        _, neg = results.curve(method, "n_negative")
+        rounds = np.array(sorted({row["round"] for row in results.select(method=method)}))
         with np.errstate(all="ignore"):
             pos_mean, neg_mean = np.nanmean(pos, axis=0), np.nanmean(neg, axis=0)
         ax.bar(rounds, pos_mean, color=_POSITIVE_COLOR, label="positive")
@@ -254,6 +364,8 @@ def plot_selection_balance(
         ax.set_title(method_label(method), fontsize="medium")
         ax.set_xlabel("round")
         ax.set_ylabel("candidates queried")
+        _integer_ticks(ax.xaxis)
+        _integer_ticks(ax.yaxis)
     for j in range(n, nrows * ncols):
         fig.delaxes(axes[j // ncols][j % ncols])
     axes[0][0].legend(fontsize="small")
@@ -303,15 +415,17 @@ def plot_selected_candidates(
     max_patches: int = 16,
     path: str | os.PathLike | None = None,
 ):
-    """The top candidates each method queried in one round, their patches and prediction patterns.
+    """The candidates each method queried in one round, their patches and prediction patterns.
 
     The paper's Fig. 10 (and the patterns of Table 1): for each method one
     row; for each of its ``n_top`` best-ranked candidates of that round a
     tile of its patches and, below it, the histogram of the current model's
     positive-class predictions for all its patches (the candidate's
     *prediction pattern*). Titles give the candidate's pool index and its
-    strategy score; with ``y`` they are red for positive candidates and blue
-    for negative ones, as in the paper.
+    strategy score ``s``; with ``y`` they are red for positive candidates and
+    blue for negative ones, as in the paper; a legend under the title says
+    so. Methods that query at random (IFT Random, Learning from Scratch)
+    have no top candidates: their row shows the random picks, without scores.
 
     Parameters
     ----------
@@ -391,15 +505,17 @@ def plot_selected_candidates(
     y = None if y is None else np.asarray(y)
     positive = None if y is None else np.unique(y)[-1]
     n_cols = min(n_top, max(len(rows[m]["queried"]) for m in methods))
-    fig = _new_figure((1.9 * n_cols + 1.6, 3.4 * len(methods)))
+    height = 3.4 * len(methods) + 0.6  # inches; the top 0.9 hold the title and the legend
+    fig = _new_figure((1.9 * n_cols + 1.6, height))
     grid = fig.add_gridspec(2 * len(methods), n_cols, height_ratios=[2.2, 1.0] * len(methods),
-                            hspace=0.55, wspace=0.25, left=0.1, right=0.98, top=0.92,
-                            bottom=0.04)
+                            hspace=0.55, wspace=0.25, left=0.1, right=0.98,
+                            top=1 - 0.9 / height, bottom=0.04)
     for i, method in enumerate(methods):
         row = rows[method]
+        random_picks = method in _RANDOM_METHODS
         queried = np.asarray(row["queried"], dtype=np.intp)[:n_cols]
         proba = [np.asarray(p, dtype=np.float64) for p in row["patch_proba"][:n_cols]]
-        scores = list(row.get("scores") or [])[:n_cols]
+        scores = [] if random_picks else list(row.get("scores") or [])[:n_cols]
         patches = materialize(X, queried)
         for j, index in enumerate(queried):
             ax_img = fig.add_subplot(grid[2 * i, j])
@@ -412,11 +528,43 @@ def plot_selected_candidates(
             score = f" s={scores[j]:.2f}" if j < len(scores) and scores[j] is not None else ""
             ax_img.set_title(f"#{index}{score}", fontsize="x-small", color=color)
             if j == 0:
-                ax_img.set_ylabel(method_label(method).replace(" (", "\n("), fontsize="small")
+                label = method_label(method).replace(" (", "\n(")
+                label += "\n(random picks)" if random_picks else ""
+                ax_img.set_ylabel(label, fontsize="small")
             ax_hist = fig.add_subplot(grid[2 * i + 1, j])
             _hist(ax_hist, proba[j] if j < len(proba) else np.array([]), color)
-    fig.suptitle(f"Top candidates queried in round {round} (seed {seed}) and their patch predictions")
+    if all(m in _RANDOM_METHODS for m in methods):
+        shown = "Random picks"
+    elif any(m in _RANDOM_METHODS for m in methods):
+        shown = "Top candidates and random picks"
+    else:
+        shown = "Top candidates"
+    fig.suptitle(f"{shown} queried in round {round} (seed {seed}) and their patch predictions",
+                 y=1 - 0.08 / height, va="top")
+    _selected_candidates_legend(fig, top=1 - 0.3 / height, with_classes=y is not None,
+                                with_scores=any(m not in _RANDOM_METHODS for m in methods))
     return _finish(fig, path)
+
+
+def _selected_candidates_legend(fig, *, top: float, with_classes: bool, with_scores: bool) -> None:
+    """What the title colours and ``s=`` of :func:`plot_selected_candidates` mean."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = []
+    if with_classes:
+        handles += [
+            Patch(color="tab:red", label="positive candidate"),
+            Patch(color="tab:blue", label="negative candidate"),
+        ]
+    if with_scores:
+        handles.append(Line2D([], [], linestyle="none", label="#i s=x: pool index i, "
+                              "strategy score x (higher = queried first)"))
+    handles.append(Line2D([], [], linestyle="none",
+                          label="histogram: the candidate's patch predictions, 0 to 1"))
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, top),
+               ncol=min(len(handles), 2), fontsize="x-small", frameon=False,
+               handlelength=1.0 if with_classes else 0.0)
 
 
 def plot_prediction_patterns(

@@ -9,7 +9,8 @@ It returns the indices of the ``n_instances`` best candidates of ``X_pool``
 (best first) and their scores, always as a 2-tuple. Ties are broken in favour
 of the lower pool index; asking for more candidates than are available returns
 all of them, in score order. Pool indices listed in ``exclude`` (e.g. the
-candidates already labeled) are never returned, and are not even predicted.
+candidates already labeled) are never returned (a lazy pool is subset before
+predicting; a NumPy pool is predicted whole, which is cheaper than copying it).
 Other keyword arguments are accepted and ignored, so one call site can drive
 any strategy.
 
@@ -36,16 +37,17 @@ Baselines: :data:`random_sampling` (the paper's IFT Random) and
 :data:`mean_uncertainty` (entropy of the candidate's mean prediction, the
 plain uncertainty sampling a modAL user would start with).
 
-**Cold start.** The AIFT strategies start with a representative batch: while
-the learner holds fewer than ``cold_start_per_class`` labels of some class,
-they return the candidates nearest to the centres of a k-means clustering of
-the pool in the network's feature space (:meth:`AIFTNet.embed
-<sklearn_aift.net.AIFTNet.embed>`) instead of ranking M0's untrained
-predictions (see :mod:`sklearn_aift._cold_start` and the user guide's cold
-start page for the evidence). ``aift_sampling(..., cold_start=None)`` is the
-paper's pure behaviour. A strategy called on a bare estimator (no
-``y_training``) does not know the labeled set and always uses the AIFT
-criterion.
+**Cold start.** With zero labels M0's last layer is untrained, so ranking its
+predictions picks candidates of one class and loses to random picks. The AIFT
+strategies therefore return the batch :data:`random_sampling` would (same
+seed, same batch; seed 0 when ``random_state`` is None) while the learner holds fewer than ``cold_start_per_class``
+(5) labels of some class, then rank by the AIFT criterion. A representative
+k-means batch (``cold_start="representative"``) is the alternative;
+``aift_sampling(..., cold_start=None)`` is the paper's pure behaviour. The
+default was chosen by ``benchmarks/tune_cold_start.py`` on splits of the
+training pools (see the user guide's cold-start page). A strategy called on
+a bare estimator (no ``y_training``) does not know the labeled set and always
+uses the AIFT criterion.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Cold-start policies of the AIFT strategies (None: the paper's pure criterion).
-COLD_START_POLICIES = ("representative", None)
+COLD_START_POLICIES = ("random", "representative", None)
 
 # the paper's six variants: name -> (alpha, lambda1, lambda2)
 _PAPER_VARIANTS = {
@@ -225,6 +227,20 @@ def _subset(X_pool: Any, keep: np.ndarray, n_pool: int) -> Any:
     return X_pool[keep]
 
 
+def _on_remaining(compute: Callable[[Any], np.ndarray], X_pool: Any, keep: np.ndarray,
+                  n_pool: int) -> np.ndarray:
+    """``compute`` on the candidates ``keep`` of the pool, rows aligned with ``keep``.
+
+    A NumPy pool is passed whole and the rows are picked afterwards: copying
+    the remaining candidates into a new array would cost more than predicting
+    the few labeled ones, and would make the net digest a new pool every round.
+    Lazy pools are subset (cheap, and they keep their candidate keys).
+    """
+    if isinstance(X_pool, np.ndarray) and len(keep) < n_pool:
+        return np.asarray(compute(X_pool))[keep]
+    return np.asarray(compute(_subset(X_pool, keep, n_pool)))
+
+
 def _rng(random_state: Any) -> np.random.Generator | np.random.RandomState:
     if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
         return random_state
@@ -262,16 +278,10 @@ class _Strategy:
         n_pool = _pool_size(X_pool)
         keep = _remaining(exclude, n_pool)
         if self.cold_start is not None and in_cold_start(learner, self.cold_start_per_class):
-            features = candidate_features(learner, _subset(X_pool, keep, n_pool))
-            if features is not None:
-                # None seeds k-means with 0: a cold-start batch is reproducible by default
-                seed = 0 if random_state is None else random_state
-                order, shares = representative_order(features, n_instances, _rng(seed))
-                return keep[order], shares
-            logger.warning(
-                "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
-                "representative batch; ranking by the AIFT criterion instead.", self.__name__,
-            )
+            picked = self._cold_start_batch(learner, X_pool, keep, n_pool, n_instances,
+                                            random_state)
+            if picked is not None:
+                return picked
         scores = self._scores(learner, X_pool, keep, n_pool, random_state)
         # stable sort on -score: ties keep the pool order, i.e. the lower index wins
         order = np.argsort(-scores, kind="stable")[:n_instances]
@@ -279,6 +289,25 @@ class _Strategy:
 
     def _scores(self, learner, X_pool, keep, n_pool, random_state) -> np.ndarray:
         raise NotImplementedError
+
+    def _cold_start_batch(self, learner, X_pool, keep, n_pool, n_instances, random_state):
+        """The cold-start policy's batch, or None to rank by the strategy's own scores."""
+        # None seeds the cold start with 0: a cold-start batch is reproducible by default
+        seed = 0 if random_state is None else random_state
+        if self.cold_start == "random":
+            # the priorities random_sampling draws: with the same seed, the same batch
+            scores = _rng(seed).random(n_pool)[keep]
+            order = np.argsort(-scores, kind="stable")[:n_instances]
+            return keep[order], scores[order]
+        if not candidate_features(learner, None, check=True):
+            logger.warning(
+                "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
+                "representative batch; ranking by the AIFT criterion instead.", self.__name__,
+            )
+            return None
+        features = _on_remaining(lambda X: candidate_features(learner, X), X_pool, keep, n_pool)
+        order, shares = representative_order(features, n_instances, _rng(seed))
+        return keep[order], shares
 
     def get_params(self) -> dict[str, Any]:
         """Parameters of the strategy.
@@ -357,13 +386,16 @@ class AIFTSampling(_Strategy):
         Weight of the entropy term, >= 0.
     lambda2 : float, default=1.0
         Weight of the diversity term, >= 0; not both 0.
-    cold_start : {"representative", None}, default="representative"
-        The cold-start policy: "representative" returns the candidates
+    cold_start : {"random", "representative", None}, default="random"
+        The cold-start policy, used while some class has fewer than
+        ``cold_start_per_class`` labels: "random" returns the candidates
+        :data:`random_sampling` would (the same batch for the same seed;
+        scores are the random priorities), "representative" the candidates
         nearest to k-means centres of the pool's features (larger clusters
-        first; scores are the clusters' shares of the pool) while some class
-        has fewer than ``cold_start_per_class`` labels; None always ranks by
-        the AIFT criterion, as in the paper.
-    cold_start_per_class : int, default=2
+        first; scores are the clusters' shares of the pool); None always ranks
+        by the AIFT criterion, as in the paper. The default was chosen on
+        splits of the training pools (see the user guide's cold-start page).
+    cold_start_per_class : int, default=5
         Labels of every class the learner must hold before the AIFT
         criterion takes over (the classes are the learner's or estimator's
         ``classes``, else at least two labelled classes are required).
@@ -403,7 +435,7 @@ class AIFTSampling(_Strategy):
     """
 
     def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
-                 cold_start: str | None = "representative", cold_start_per_class: int = 2):
+                 cold_start: str | None = "random", cold_start_per_class: int = 5):
         self.alpha = _check_alpha(alpha)
         self.lambda1, self.lambda2 = _check_lambdas(lambda1, lambda2)
         self.cold_start = _check_cold_start(cold_start)
@@ -411,7 +443,7 @@ class AIFTSampling(_Strategy):
         params = (self.alpha, self.lambda1, self.lambda2)
         names = [name for name, value in _PAPER_VARIANTS.items() if value == params]
         suffix = ""
-        if (self.cold_start, self.cold_start_per_class) != ("representative", 2):
+        if (self.cold_start, self.cold_start_per_class) != ("random", 5):
             suffix = f"(cold_start={self.cold_start!r}"
             if self.cold_start is not None:
                 suffix += f", cold_start_per_class={self.cold_start_per_class}"
@@ -437,7 +469,7 @@ class AIFTSampling(_Strategy):
                 "cold_start_per_class": self.cold_start_per_class}
 
     def _scores(self, learner, X_pool, keep, n_pool, random_state):
-        P = patch_proba(learner, _subset(X_pool, keep, n_pool))
+        P = _on_remaining(lambda X: patch_proba(learner, X), X_pool, keep, n_pool)
         return candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
 
     def __call__(
@@ -515,7 +547,8 @@ class MeanUncertainty(_Strategy):
     __name__ = "mean_uncertainty"
 
     def _scores(self, learner, X_pool, keep, n_pool, random_state):
-        P = check_patch_proba(patch_proba(learner, _subset(X_pool, keep, n_pool)))
+        P = check_patch_proba(_on_remaining(lambda X: patch_proba(learner, X), X_pool, keep,
+                                            n_pool))
         return patch_entropy(P.mean(axis=1))
 
     def __call__(
@@ -535,8 +568,8 @@ class MeanUncertainty(_Strategy):
 
 
 def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
-                  cold_start: str | None = "representative",
-                  cold_start_per_class: int = 2) -> AIFTSampling:
+                  cold_start: str | None = "random",
+                  cold_start_per_class: int = 5) -> AIFTSampling:
     """Make an AIFT query strategy with the given parameters.
 
     Parameters
@@ -548,10 +581,10 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
         Weight of the entropy term, >= 0.
     lambda2 : float, default=1.0
         Weight of the diversity term, >= 0; not both 0.
-    cold_start : {"representative", None}, default="representative"
+    cold_start : {"random", "representative", None}, default="random"
         The cold-start policy (see :class:`AIFTSampling`); None is the
         paper's pure criterion from the first round.
-    cold_start_per_class : int, default=2
+    cold_start_per_class : int, default=5
         Labels of every class needed before the AIFT criterion takes over.
 
     Returns

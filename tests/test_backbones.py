@@ -4,6 +4,7 @@ import os
 import socket
 import urllib.error
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -152,13 +153,59 @@ def test_default_weights_offline_point_to_cached_alternative(no_network):
         build_backbone("mobilenet_v2", weights="DEFAULT")
     msg = str(info.value)
     assert "mobilenet_v2-7ebf99e0.pth" in msg
-    assert "already in that folder: IMAGENET1K_V1" in msg
+    assert "already in that folder, which load offline: IMAGENET1K_V1" in msg
+
+
+def _offline_hub(tmp_path, monkeypatch, files=()):
+    """A torch hub cache in ``tmp_path`` holding (empty stand-ins for) ``files``."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    folder = tmp_path / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+OFFLINE_LINE = 'AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", input_size=64) works here'
+
+
+def test_default_alexnet_offline_names_the_offline_mobilenet(tmp_path, monkeypatch, no_network):
+    from sklearn_aift import AIFTNet
+
+    _offline_hub(tmp_path, monkeypatch, [MOBILENET_V2_FILE])
+    X = np.zeros((2, 3, 64, 64), dtype=np.uint8)
+    with pytest.raises(WeightsUnavailableError) as info:
+        AIFTNet().fit(X, np.array([0, 1]))
+    msg = str(info.value)
+    assert "alexnet-owt-7be5be79.pth" in msg
+    assert OFFLINE_LINE in msg and MOBILENET_V2_FILE in msg
+
+
+def test_offline_mobilenet_is_suggested_only_when_its_file_is_there(
+    tmp_path, monkeypatch, no_network
+):
+    _offline_hub(tmp_path, monkeypatch)
+    with pytest.raises(WeightsUnavailableError) as info:
+        build_backbone("alexnet")
+    assert "AIFTNet(" not in str(info.value)
+
+
+def test_missing_path_hint_does_not_point_at_an_online_only_file(tmp_path, monkeypatch):
+    _offline_hub(tmp_path, monkeypatch, [MOBILENET_V2_FILE])
+    with pytest.raises(WeightsUnavailableError, match="does not exist") as info:
+        build_backbone("mobilenet_v2", weights=tmp_path / "nope.pth")
+    msg = str(info.value)
+    # DEFAULT is IMAGENET1K_V2, whose file is not offline: it is no "expected file" here
+    assert "mobilenet_v2-7ebf99e0.pth" not in msg and "expects the file" not in msg
+    assert "which load offline: IMAGENET1K_V1 (weights='IMAGENET1K_V1')" in msg
 
 
 def test_unknown_weights_name_lists_valid_ones():
     with pytest.raises(ValueError, match="weights='IMAGENET21K'") as info:
         build_backbone("mobilenet_v2", weights="IMAGENET21K")
-    assert "IMAGENET1K_V1" in str(info.value) and "DEFAULT" in str(info.value)
+    msg = str(info.value)
+    assert "Valid names: DEFAULT (= IMAGENET1K_V2), IMAGENET1K_V1, IMAGENET1K_V2;" in msg
+    assert msg.count("DEFAULT") == 1
 
 
 def test_weights_of_wrong_type():
@@ -170,7 +217,7 @@ def test_missing_file_path(tmp_path):
     path = tmp_path / "nope.pth"
     with pytest.raises(WeightsUnavailableError, match="does not exist") as info:
         build_backbone("alexnet", weights=path)
-    assert "alexnet-owt-7be5be79.pth" in str(info.value)
+    assert "nope.pth" in str(info.value) and "weights=None" in str(info.value)
 
 
 def test_state_dict_with_wrong_keys(tmp_path):

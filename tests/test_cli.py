@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 
 from sklearn_aift.cli import build_parser, main
 
@@ -102,3 +104,46 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     # the same command again continues from the store: nothing to compute, the same table
     assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
     assert json.loads((out / "results.json").read_text()) == rows
+
+
+def _image_folder(root, counts):
+    from PIL import Image
+
+    for cls, n in counts.items():
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            image = np.full((32, 32, 3), i + (200 if cls == "polyp" else 0), np.uint8)
+            Image.fromarray(image).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_one_class_folder_is_a_single_class_error_not_a_budget_one(capsys, tmp_path):
+    data = _image_folder(tmp_path / "data", {"normal": 0, "polyp": 4})
+    with pytest.warns(UserWarning, match="class folders without readable images"):
+        err = _error(capsys, ["compare", "--dataset", "folder", "--data-dir", str(data),
+                              "--rounds", "50", "--out", str(tmp_path / "out")])
+    assert f"--data-dir {data}: the folder has a single class ('polyp')" in err
+    assert "budget" not in err
+
+
+def test_positive_names_the_positive_folder(tmp_path):
+    from sklearn_aift.cli import _load_data
+
+    data = _image_folder(tmp_path / "data", {"normal": 6, "polyp": 6})
+    for positive, bright_label in [("polyp", 1), ("normal", 0), (None, 1)]:
+        argv = ["compare", "--dataset", "folder", "--data-dir", str(data), "--patch-size", "16"]
+        args = build_parser().parse_args(argv + (["--positive", positive] if positive else []))
+        X_pool, y_pool, X_test, y_test, _ = _load_data(args, data)
+        for X, y in [(X_pool, y_pool), (X_test, y_test)]:
+            bright = [patches.mean() > 100 for patches in np.asarray(X, float)]
+            assert all(label == bright_label for label, b in zip(y, bright) if b)
+            assert all(label == 1 - bright_label for label, b in zip(y, bright) if not b)
+
+
+def test_positive_errors_are_one_line(capsys, tmp_path):
+    data = _image_folder(tmp_path / "data", {"normal": 4, "polyp": 4})
+    err = _error(capsys, ["compare", "--dataset", "folder", "--data-dir", str(data),
+                          "--positive", "adenoma", "--out", str(tmp_path / "out")])
+    assert "--positive 'adenoma' is not a class folder" in err and "['normal', 'polyp']" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--positive", "polyp"])
+    assert "--positive is only used with --dataset folder" in err

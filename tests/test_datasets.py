@@ -1,6 +1,7 @@
 """Datasets: the synthetic default, Kvasir-SEG, MedMNIST and image folders."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,6 +247,38 @@ def test_medmnist_bad_files(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="broken.npz"):
         load_medmnist(tmp_path / "broken.npz")
+
+
+def _corrupt_npz_files(folder):
+    """Files named .npz that are not readable ones, each with what its error must say."""
+    good = folder / "good.npz"
+    np.savez(good, train_images=np.zeros((4, 28, 28), np.uint8), train_labels=np.zeros((4, 1)))
+    data = good.read_bytes()
+    files = {
+        "truncated.npz": (data[: len(data) // 2], "not a zip archive"),
+        "garbage.npz": (b"garbage", "not a zip archive"),
+        "empty.npz": (b"", "it is empty"),
+    }
+    for name, (content, _) in files.items():
+        (folder / name).write_bytes(content)
+    flipped = bytearray(data)
+    flipped[200:260] = b"x" * 60  # inside the first array: the zip's CRC check fails
+    (folder / "crc.npz").write_bytes(bytes(flipped))
+    np.savez(folder / "objects.npz", train_images=np.array([None, 1]), train_labels=[0, 1])
+    expected = {name: why for name, (_, why) in files.items()}
+    expected.update({"crc.npz": "CRC", "objects.npz": "Python objects"})
+    return expected
+
+
+def test_medmnist_corrupt_file_is_named_and_called_not_a_readable_npz(tmp_path):
+    for name, why in _corrupt_npz_files(tmp_path).items():
+        path = tmp_path / name
+        with pytest.raises(ValueError) as info:
+            load_medmnist(path)
+        msg = str(info.value)
+        assert f"npz_path={str(path)!r} is not a readable .npz file" in msg, msg
+        assert why in msg, msg
+        assert "pickled (object) data" not in msg
     np.savez(tmp_path / "keys.npz", train_images=np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(ValueError, match="train_labels"):
         load_medmnist(tmp_path / "keys.npz")
@@ -305,3 +338,49 @@ def test_image_folder_bad_input(tmp_path):
     assert b.filenames.tolist() == [str(tmp_path / "ok" / "good.png")]
     with pytest.raises(ValueError, match="image_mode"):
         load_image_folder(tmp_path, image_mode="CMYK")
+
+
+def _class_folders(root, counts):
+    for cls, n in counts.items():
+        (root / cls).mkdir()
+        for i in range(n):
+            value = 40 * (len(cls) % 5) + i
+            Image.fromarray(np.full((20, 24, 3), value, np.uint8)).save(root / cls / f"{i}.png")
+
+
+def test_image_folder_empty_class_folder_is_not_a_class(tmp_path):
+    _class_folders(tmp_path, {"a_empty": 0, "benign": 2, "malignant": 3})
+    with pytest.warns(UserWarning, match="a_empty"):
+        b = load_image_folder(tmp_path)
+    assert b.target_names.tolist() == ["benign", "malignant"]
+    assert b.target.tolist() == [0, 0, 1, 1, 1]  # numbered without the empty folder
+    assert [Path(f).parent.name for f in b.filenames] == ["benign"] * 2 + ["malignant"] * 3
+
+
+def test_image_folder_positive_class_is_target_1(tmp_path):
+    _class_folders(tmp_path, {"benign": 2, "malignant": 3})
+    default = load_image_folder(tmp_path)
+    assert default.target_names.tolist() == ["benign", "malignant"]
+    b = load_image_folder(tmp_path, positive_class="benign")
+    assert b.target_names.tolist() == ["malignant", "benign"]
+    # every image keeps its folder's class, only the numbering changes
+    names = [Path(f).parent.name for f in b.filenames]
+    assert [b.target_names[t] for t in b.target] == names
+    assert b.filenames.tolist() == default.filenames.tolist()  # same candidates, same order
+    assert b.target.tolist() == [1, 1, 0, 0, 0]
+    assert load_image_folder(tmp_path, positive_class="malignant").target.tolist() == (
+        default.target.tolist()
+    )
+
+
+def test_image_folder_positive_class_is_validated(tmp_path):
+    _class_folders(tmp_path, {"benign": 2, "empty": 0, "malignant": 1, "other": 1})
+    with pytest.warns(UserWarning, match="empty"):
+        with pytest.raises(ValueError, match=r"positive_class='polyp' is not a class folder"):
+            load_image_folder(tmp_path, positive_class="polyp")
+        with pytest.raises(ValueError, match="'empty' is a class folder without readable"):
+            load_image_folder(tmp_path, positive_class="empty")
+        with pytest.raises(ValueError, match="needs exactly two class folders.*found 3"):
+            load_image_folder(tmp_path, positive_class="benign")
+        with pytest.raises(ValueError, match="positive_class=1 "):
+            load_image_folder(tmp_path, positive_class=1)

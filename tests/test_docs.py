@@ -190,3 +190,88 @@ def test_benchmark_figures_are_shown():
     shown += (DOCS / "benchmarks.rst").read_text() if (DOCS / "benchmarks.rst").is_file() else ""
     missing = [p.name for p in pngs if p.name not in shown]
     assert not missing or "aift-benchmark-figures" in shown, missing
+
+
+def _conf_assignments() -> dict[str, ast.expr]:
+    """``name -> value`` of every top-level ``name = value`` in docs/conf.py."""
+    tree = ast.parse((DOCS / "conf.py").read_text())
+    return {
+        target.id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def test_math_is_served_from_the_build_not_a_cdn():
+    # MathJax from a CDN leaves raw LaTeX on pages read offline
+    assigned = _conf_assignments()
+    assert "sphinx-mathjax-offline" in ast.literal_eval(assigned["extensions"])
+    assert "mathjax_path" not in assigned  # the extension points it at the local copy
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None:
+        pytest.skip("sphinx-mathjax-offline is not installed (the docs extra installs it)")
+    static = Path(spec.origin).parent / "static" / "mathjax"
+    assert (static / "tex-chtml.js").is_file()
+    assert (static / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"sphinx-mathjax-offline' in pyproject
+
+
+def _python_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
+
+
+@pytest.mark.slow
+def test_readme_first_snippet_runs_offline_as_written(monkeypatch):
+    import socket
+
+    import torch
+
+    weights = Path(torch.hub.get_dir()) / "checkpoints" / "mobilenet_v2-b0353104.pth"
+    if not weights.is_file():
+        pytest.skip(f"{weights} is missing; `make weights` installs it")
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    snippet = _python_blocks((ROOT / "README.md").read_text())[0]
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    learner = namespace["learner"]
+    assert learner.estimator.n_fits_ == 1 and len(learner.y_training) == 20
+
+
+def test_readme_docs_and_pyproject_agree_on_the_python_version():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    minimum = re.search(r'requires-python = ">=3\.(\d+)"', pyproject).group(1)
+    for page in (ROOT / "README.md", DOCS / "getting_started.rst"):
+        claims = re.findall(r"Python (3\.\d+)( or later)?", page.read_text())
+        assert claims and set(claims) == {(f"3.{minimum}", " or later")}, (page, claims)
+
+
+def test_sources_parse_as_the_oldest_supported_python():
+    # the syntax half of the requires-python promise (its stdlib half is not checked here)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    minimum = int(re.search(r'requires-python = ">=3\.(\d+)"', pyproject).group(1))
+    for path in sorted((ROOT / "sklearn_aift").rglob("*.py")):
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, minimum))
+
+
+def test_architecture_page_names_every_module():
+    text = (DOCS / "architecture.rst").read_text()
+    assert "   architecture\n" in (DOCS / "index.rst").read_text()
+    package = ROOT / "sklearn_aift"
+    stems = sorted(
+        p.stem if p.is_file() else p.name
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()
+    )
+    missing = [
+        stem for stem in stems
+        if not any(f"``{form}``" in text for form in (f"{stem}.py", f"{stem}/", f"_{stem}.py"))
+    ]
+    assert not missing, f"docs/architecture.rst does not describe {missing}"

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pytest
 
-from sklearn_aift.candidates import iter_candidate_batches
+from sklearn_aift.candidates import candidate_keys, iter_candidate_batches, pixel_digest
 from sklearn_aift.learner import ActiveLearner
 
 
@@ -182,7 +182,8 @@ def test_cold_start_query_uses_the_untrained_model_and_returns_pool_rows(pool):
     expected = np.argsort(-net.predict_patch_proba(X)[..., 1].mean(axis=1), kind="stable")[:3]
     np.testing.assert_array_equal(idx, expected)
     np.testing.assert_array_equal(X_query, X[idx])
-    assert learner.n_iter_ == 0 and learner.X_training is None and learner.y_training is None
+    assert learner.n_iter_ == 0 and learner.X_training.shape == (0, *X.shape[1:])
+    assert learner.y_training.shape == (0,) and len(learner.labels_) == 0
     assert net.n_fits_ == 0
 
 
@@ -221,15 +222,15 @@ def test_user_exclude_is_merged_with_labeled(pool):
 
 
 def test_lazy_pool_is_never_indexed_whole():
-    X, y = make_pool()
+    X, y = make_pool(n=150)
     lazy = LazyPool(X)
     learner = ActiveLearner(FakeNet(), query_strategy=brightest)
     for _ in range(3):
         idx, X_query = learner.query(lazy, n_instances=2)
         learner.teach(X_query, y[idx])
-    # the learner only indexes the queried rows; the model reads the pool in batches of 4
-    assert max(lazy.log) <= 4
-    assert learner.labeled_ids_ == [f"pool:{i}" for i in learner.labeled_indices_]
+    # the model reads the pool in batches of 4, its identity is digested in batches of 64
+    assert max(lazy.log) <= 64 and sum(n == 150 for n in lazy.log) == 0
+    assert learner.labeled_keys_ == [pixel_digest(X[i]) for i in learner.labeled_indices_]
 
 
 def test_random_state_seeds_each_round_reproducibly(pool):
@@ -289,17 +290,26 @@ def test_history_records_rounds_scores_and_times(pool):
     json.dumps(learner.history_)  # JSON-safe
 
 
-def test_teach_maps_pool_rows_to_pool_indices(pool):
+def test_teach_identifies_candidates_by_their_pixels(pool):
     X, y = pool
+    keys = candidate_keys(X)
     learner = ActiveLearner(FakeNet(), query_strategy=brightest)
     idx, _ = learner.query(X, n_instances=4)
     learner.teach(X[idx[:2]], y[idx[:2]])  # the README idiom, on part of the query
-    assert learner.labeled_ids_ == [f"pool:{i}" for i in idx[:2]]
+    assert learner.labeled_keys_ == keys[idx[:2]].tolist()
     learner.teach(X[[5]], y[[5]], indices=[5])
-    assert learner.labeled_ids_[-1] == "pool:5"
-    learner.teach(X[[7]] // 2, [0])  # not from the pool: an external candidate
-    assert learner.labeled_ids_[-1].startswith("ext:")
-    assert 7 not in learner.labeled_indices_
+    assert learner.labeled_keys_[-1] == keys[5]
+    outside = X[[7]] // 2  # not from the pool
+    learner.teach(outside, [0])
+    assert learner.labeled_keys_[-1] == pixel_digest(outside[0])
+    np.testing.assert_array_equal(learner.labeled_indices_, [*idx[:2], 5])
+    with pytest.raises(ValueError, match=r"X is not X_pool\[indices\] .* positions \[6\]"):
+        learner.teach(X[[4, 8]], y[[4, 8]], indices=[4, 6])
+    with pytest.raises(ValueError, match="do not fit the pool of the last query"):
+        learner.teach(X[:2], y[:2], indices=[3, 40])
+    with pytest.raises(ValueError, match="has not queried yet"):
+        ActiveLearner(FakeNet(), query_strategy=brightest).teach(X[:1], y[:1], indices=[0])
+    assert len(learner.y_training) == 4
 
 
 def test_teaching_a_candidate_twice(pool):
@@ -311,11 +321,17 @@ def test_teaching_a_candidate_twice(pool):
     learner.teach(X_query, y[idx])  # same labels: no-op
     assert (learner.estimator.n_fits_, learner.n_iter_) == (n_fits, rounds)
     assert len(learner.y_training) == 2
-    with pytest.raises(ValueError, match=f"candidate pool:{idx[0]} is already labeled"):
-        learner.teach(X_query[:1], 1 - y[idx[:1]])
-    with pytest.raises(ValueError, match="pool:3 is already labeled 0; it cannot also be"):
-        learner.teach(X[[3, 3]], [0, 1], indices=[3, 3])
-    assert len(learner.y_training) == 2  # nothing was added by the failed calls
+    key = candidate_keys(X)[idx[0]]
+    with pytest.raises(ValueError, match=f"candidate {key} is already labeled .*strict=True"):
+        learner.teach(X_query[:1], 1 - y[idx[:1]], strict=True)
+    with pytest.raises(ValueError, match="holds candidate .* twice, labeled 0 and 1"):
+        learner.teach(X[[3, 3]], [0, 1])
+    assert learner.y_training.tolist() == y[idx].tolist()  # the failed calls changed nothing
+    learner.teach(X_query[:1], 1 - y[idx[:1]], annotator="reviewer")  # a correction
+    assert learner.y_training.tolist() == [1 - y[idx[0]], y[idx[1]]]
+    assert learner.labeled_keys_ == candidate_keys(X)[idx].tolist()  # no duplicate
+    assert learner.labels_[0]["annotator"] == "reviewer" and learner.labels_[0]["round"] == 2
+    assert learner.estimator.fit_log_[-1] == (2, [0, 1])  # refit on L with the new label
 
 
 def test_single_class_first_batch_waits_for_a_second_class(pool, caplog):
@@ -374,7 +390,8 @@ def test_initial_training_data_and_fit(pool):
                             y_training=[0, 1])
     idx, _ = learner.query(X, n_instances=2)
     assert learner.n_iter_ == 1 and learner.estimator.n_fits_ == 1
-    assert all(cid.startswith("ext:") for cid in learner.labeled_ids_)
+    assert learner.labeled_keys_ == [pixel_digest(x) for x in X_init]
+    assert [row["annotator"] for row in learner.labels_] == ["import", "import"]
     with pytest.raises(ValueError, match="already holds 2 labels"):
         learner.fit(X[:2], y[:2])
     fresh = ActiveLearner(FakeNet(), query_strategy=brightest).fit(X[:4], y[:4])
@@ -446,20 +463,6 @@ def test_empty_pool():
     with pytest.raises(ValueError, match="X_pool is empty"):
         ActiveLearner(FakeNet(), query_strategy=brightest).query(
             np.zeros((0, 2, 3, 4, 4), np.uint8))
-
-
-def test_a_different_pool_length_is_detected(pool):
-    X, y = pool
-    learner = ActiveLearner(FakeNet(), query_strategy=brightest)
-    idx, X_query = learner.query(X, n_instances=2)
-    learner.teach(X_query, y[idx])
-    smaller = np.delete(X, idx, axis=0)  # the modAL habit
-    with pytest.raises(ValueError, match="X_pool holds 10 candidates, but .* a pool of 12"):
-        learner.query(smaller)
-    with pytest.raises(ValueError, match="indices .*do not fit the pool of 12"):
-        learner.teach(X[:2], y[:2], indices=[3, 40])
-    with pytest.raises(ValueError, match="has not seen one yet"):
-        ActiveLearner(FakeNet(), query_strategy=brightest).teach(X[:1], y[:1], indices=[0])
 
 
 def test_teach_with_mismatched_lengths(pool):

@@ -58,3 +58,37 @@ def test_modal_query_with_diversity_quarter_matches_ours():
         assert not set(idx_ours.tolist()) & set(ours.labeled_indices_.tolist())
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_modal_np_delete_loop_with_modal_query_selects_like_the_whole_pool():
+    X, y = tiny_pool(n=24)
+    params = dict(backbone="mobilenet_v2", weights="IMAGENET1K_V1", input_size=32, freeze=10,
+                  max_epochs=1, max_epochs_incremental=1, batch_size=16, random_state=0)
+    whole = ActiveLearner(AIFTNet(**params), query_strategy=diversity_quarter, classes=[0, 1])
+    net = AIFTNet(**params)
+    ours = ActiveLearner(net, query_strategy=diversity_quarter, classes=[0, 1])
+    theirs = modal_models.ActiveLearner(estimator=net, query_strategy=diversity_quarter)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        X_pool, y_pool, original = X, y, np.arange(len(X))
+        taught = []
+        for _ in range(3):  # modAL's canonical loop, with modAL's own query
+            idx, X_query = theirs.query(X_pool, n_instances=4)
+            np.testing.assert_array_equal(X_query, X_pool[idx])
+            ours.teach(X_pool[idx], y_pool[idx])
+            X_pool = np.delete(X_pool, idx, axis=0)
+            chosen = original[idx]
+            y_pool, original = np.delete(y_pool, idx), np.delete(original, idx)
+            idx_whole, _ = whole.query(X, n_instances=4)  # the whole pool, our query
+            whole.teach(X[idx_whole], y[idx_whole])
+            np.testing.assert_array_equal(chosen, idx_whole)
+            taught += chosen.tolist()
+        assert net.n_fits_ == 3 and len(set(ours.labeled_keys_)) == 12
+        assert not set(ours.query(X, n_instances=12)[0].tolist()) & set(taught)
+        assert ours.labeled_indices_.tolist() == taught  # found in the whole pool again
+        np.testing.assert_array_equal(ours.predict_patch_proba(X), whole.predict_patch_proba(X))
+    finally:
+        torch.set_num_threads(threads)

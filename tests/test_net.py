@@ -234,9 +234,11 @@ def test_parameter_groups_hold_the_right_parameters(data):
     head = {named["backbone.fc.weight"]}, {named["backbone.fc.bias"]}
     assert set(groups["head_weight"]["params"]) == head[0]
     assert set(groups["head_bias"]["params"]) == head[1]
-    body_bias = {
-        p for n, p in named.items() if n.endswith(".bias") and not n.startswith("backbone.fc")
+    body_bias = {  # the optimizer holds the trainable parameters only
+        p for n, p in named.items()
+        if n.endswith(".bias") and not n.startswith("backbone.fc") and p.requires_grad
     }
+    assert body_bias and len(body_bias) < sum(n.endswith(".bias") for n in named) - 1
     assert set(groups["body_bias"]["params"]) == body_bias
     assert groups["head_weight"]["lr"] == pytest.approx(0.05)
 

@@ -1,5 +1,7 @@
 """Plots of a simulated annotation, drawn from hand-made results."""
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,6 +16,7 @@ from sklearn_aift.plotting import (  # noqa: E402
     plot_prediction_patterns,
     plot_selected_candidates,
     plot_selection_balance,
+    warn_small_test_set,
 )
 
 
@@ -149,3 +152,108 @@ def test_prediction_patterns():
         plot_prediction_patterns(np.zeros(3))
     with pytest.raises(ValueError, match="names"):
         plot_prediction_patterns(P, names=["A"])
+
+
+def _is_integer(values):
+    return all(float(v).is_integer() for v in values)
+
+
+def _with_m0(results, auc=0.55):
+    """Add the runner's round-0 rows (M0: no labels, an AUC, nothing queried)."""
+    rows = [dict(r) for r in results.rows]
+    for method in results.methods:
+        for seed in results.seeds:
+            rows.append({"method": method, "seed": seed, "round": 0, "n_labels": 0, "auc": auc})
+    return ResultsTable(rows)
+
+
+def test_learning_curves_integer_label_ticks_and_auc_axis_at_most_1():
+    rows = [
+        {"method": m, "seed": s, "round": r, "n_labels": r, "auc": min(1.0, 0.9 + 0.05 * r * s)}
+        for m in ("entropy", "ift_random") for s in (0, 1, 2) for r in (1, 2, 3)
+    ]
+    ax = plot_learning_curves(ResultsTable(rows)).axes[0]
+    assert _is_integer(ax.get_xticks())  # 3 budgets of 1, 2, 3 labels: no 1.5 ticks
+    assert ax.get_ylim()[1] <= 1.0  # mean + std reaches 1.07 here
+    band_tops = [path.vertices[:, 1].max() for c in ax.collections for path in c.get_paths()]
+    assert max(band_tops) <= 1.0
+
+
+def test_learning_curves_start_at_m0_when_the_results_have_it():
+    ax = plot_learning_curves(_with_m0(_results())).axes[0]
+    line = ax.get_lines()[1]
+    np.testing.assert_allclose(line.get_xdata(), [0, 5, 10, 15, 20])
+    assert line.get_ydata()[0] == pytest.approx(0.55)
+    # without round 0 the curves start at the first budget, as before
+    assert plot_learning_curves(_results()).axes[0].get_lines()[0].get_xdata()[0] == 5
+
+
+def test_selection_balance_integer_ticks_and_no_bar_for_m0():
+    results = _with_m0(_results(methods=("entropy",), rounds=3))
+    ax = plot_selection_balance(results).axes[0]
+    assert len(ax.patches) == 6  # rounds 1..3, positives and negatives; round 0 queried nothing
+    assert sorted({b.get_x() + b.get_width() / 2 for b in ax.patches}) == [1, 2, 3]
+    assert _is_integer(ax.get_xticks()) and _is_integer(ax.get_yticks())
+
+
+def _selected_rows(methods):
+    rng = np.random.default_rng(1)
+    return ResultsTable([
+        {"method": m, "seed": 0, "round": 1, "n_labels": 3, "queried": [2, 5, 7],
+         "scores": [0.9, 0.4, 0.1], "patch_proba": rng.random((3, 6)).tolist()}
+        for m in methods
+    ])
+
+
+def _texts(fig):
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_selected_candidates_legend_explains_colours_and_scores():
+    X = np.zeros((10, 6, 3, 8, 8), np.uint8)
+    fig = plot_selected_candidates(_selected_rows(["entropy"]), X, y=np.arange(10) % 2)
+    texts = _texts(fig)
+    assert "positive candidate" in texts and "negative candidate" in texts
+    assert any("s=" in t and "strategy score" in t for t in texts)
+    assert fig._suptitle.get_text().startswith("Top candidates queried in round 1")
+    # without labels the titles are black: no class legend
+    texts = _texts(plot_selected_candidates(_selected_rows(["entropy"]), X))
+    assert "positive candidate" not in texts and any("strategy score" in t for t in texts)
+
+
+def test_random_picks_are_not_called_top_candidates():
+    X = np.zeros((10, 6, 3, 8, 8), np.uint8)
+    fig = plot_selected_candidates(_selected_rows(["ift_random"]), X, y=np.arange(10) % 2)
+    title = fig._suptitle.get_text()
+    assert title.startswith("Random picks queried in round 1") and "Top" not in title
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["#2", "#5", "#7"]  # a random draw's "score" ranks nothing
+    assert "random picks" in fig.axes[0].get_ylabel()
+    assert not any("strategy score" in t for t in _texts(fig))
+    mixed = plot_selected_candidates(_selected_rows(["entropy", "scratch"]), X)
+    assert mixed._suptitle.get_text().startswith("Top candidates and random picks")
+    labels = [ax.get_ylabel() for ax in mixed.axes if ax.get_ylabel()]
+    assert "random picks" not in labels[0] and "random picks" in labels[1]
+
+
+def test_warn_small_test_set():
+    with pytest.warns(UserWarning, match="only 9 candidates .fewer than 30."):
+        assert warn_small_test_set(9) is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_small_test_set(30) is False
+        assert warn_small_test_set(12, minimum=10) is False
+    for bad in (-1, 2.5, True, "9"):
+        with pytest.raises(ValueError, match="n_test must be a non-negative integer"):
+            warn_small_test_set(bad)
+
+
+def test_learning_curves_warn_when_the_rows_record_a_small_test_set():
+    rows = [dict(r, n_test=9) for r in _results().rows]
+    with pytest.warns(UserWarning, match="only 9 candidates") as record:
+        plot_learning_curves(ResultsTable(rows))
+    assert record[0].filename == __file__  # points at the caller, not into the library
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_learning_curves(ResultsTable([dict(r, n_test=120) for r in _results().rows]))
+        plot_learning_curves(_results())  # no n_test recorded: nothing to say

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from sklearn_aift.learner import ActiveLearner
+from sklearn_aift.candidates import pixel_digest
 from sklearn_aift.session import FORMAT_VERSION, SessionError, SessionStore
 from test_learner import FakeNet, in_order, make_pool, seeded_random
 
@@ -73,23 +74,28 @@ def test_store_schema_is_the_documented_one(tmp_path, pool):
     conn = sqlite3.connect(tmp_path / "s" / "session.sqlite")
     columns = {
         table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-        for table in ("meta", "rounds", "labels", "external")
+        for table in ("meta", "rounds", "labels", "label_events", "pixels")
     }
     conn.close()
+    when = ["round", "annotator", "labeled_at"]
     assert columns == {
         "meta": ["key", "value"],
         "rounds": ["round", "status", "only_new", "record"],
-        "labels": ["seq", "candidate_id", "pool_index", "fingerprint", "label", "round"],
-        "external": ["candidate_id", "pixels"],
+        "labels": ["seq", "candidate_key", "digest", "label", *when],
+        "label_events": ["seq", "candidate_key", "label", "previous", *when],
+        "pixels": ["candidate_key", "pixels"],
     }
     store = SessionStore.open(tmp_path / "s")
     meta = store.read_meta()
-    assert meta["format_version"] == FORMAT_VERSION and meta["pool_length"] == 14
+    assert meta["format_version"] == FORMAT_VERSION == 2
     assert meta["estimator_class"].endswith("FakeNet") and meta["estimator_params"]["scale"] == 10.0
     assert meta["completed_round"] == 2 and meta["checkpoint_file"] == "weights/round-000002.pt"
     assert [p.name for p in (tmp_path / "s" / "weights").iterdir()] == ["round-000002.pt"]
     labels = store.read_labels()
-    assert [r["candidate_id"] for r in labels] == learner.labeled_ids_
+    assert [r["candidate_key"] for r in labels] == learner.labeled_keys_
+    assert [r["digest"] for r in labels] == [pixel_digest(x) for x in learner.X_training]
+    assert {r["annotator"] for r in labels} == {"oracle"}
+    np.testing.assert_array_equal(np.stack(list(store.read_pixels().values())), X[:4])
     assert [r["label"] for r in labels] == learner.y_training.tolist()
     assert [r["round"] for r in labels] == [1, 1, 2, 2]
     assert [r["status"] for r in store.read_rounds()] == ["trained", "trained"]
@@ -125,16 +131,16 @@ def test_load_restores_labels_history_and_model_and_continues(tmp_path, pool):
                             autosave=tmp_path / "s")
     learner.run(y, X, budget=6, batch_size=2)
     resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=seeded_random)
-    assert resumed.labeled_ids_ == learner.labeled_ids_
+    assert resumed.labeled_keys_ == learner.labeled_keys_
     np.testing.assert_array_equal(resumed.y_training, learner.y_training)
     assert resumed.history_ == learner.history_ and resumed.n_iter_ == 3
     assert resumed.estimator.threshold_ == learner.estimator.threshold_
     assert resumed.random_state == 3
     resumed.run(y, X, budget=10, batch_size=2)
-    assert resumed.labeled_ids_ == reference.labeled_ids_
+    assert resumed.labeled_keys_ == reference.labeled_keys_
     np.testing.assert_array_equal(resumed.predict_patch_proba(X), reference.predict_patch_proba(X))
     again = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=seeded_random)
-    assert again.labeled_ids_ == reference.labeled_ids_ and again.n_iter_ == 5
+    assert again.labeled_keys_ == reference.labeled_keys_ and again.n_iter_ == 5
 
 
 def test_an_interrupted_fine_tuning_is_redone_and_the_run_ends_the_same(tmp_path, pool):
@@ -150,7 +156,7 @@ def test_an_interrupted_fine_tuning_is_redone_and_the_run_ends_the_same(tmp_path
     resumed = ActiveLearner.load(tmp_path / "s", estimator=CrashingNet(crash_at=3),
                                  query_strategy=seeded_random)
     assert resumed.estimator.n_fits_ == 2  # the model of the last completed round
-    assert resumed.labeled_ids_ == reference.labeled_ids_[:6]
+    assert resumed.labeled_keys_ == reference.labeled_keys_[:6]
     assert len(resumed.history_) == 2 and resumed.n_iter_ == 3
     resumed.estimator.crash_at = None  # the "process" is healthy again
     resumed.save(tmp_path / "copy")  # a snapshot keeps the interrupted round pending
@@ -158,7 +164,7 @@ def test_an_interrupted_fine_tuning_is_redone_and_the_run_ends_the_same(tmp_path
     assert [r["status"] for r in copy.read_rounds()] == ["trained", "trained", "labeled"]
     assert copy.read_labels() == store.read_labels()
     resumed.run(y, X, budget=10, batch_size=2)
-    assert resumed.labeled_ids_ == reference.labeled_ids_
+    assert resumed.labeled_keys_ == reference.labeled_keys_
     assert resumed.estimator.fit_log_ == reference.estimator.fit_log_
     np.testing.assert_array_equal(resumed.predict_patch_proba(X), reference.predict_patch_proba(X))
     assert [h["round"] for h in resumed.history_] == [1, 2, 3, 4, 5]
@@ -189,37 +195,34 @@ def test_save_writes_a_snapshot_that_loads(tmp_path, pool):
         learner.save(tmp_path / "snap")
     loaded = ActiveLearner.load(tmp_path / "snap", estimator=FakeNet(), query_strategy=in_order,
                                 X_pool=X)
-    assert loaded.labeled_ids_ == learner.labeled_ids_ and loaded.history_ == learner.history_
+    assert loaded.labeled_keys_ == learner.labeled_keys_ and loaded.history_ == learner.history_
     np.testing.assert_array_equal(loaded.X_training, learner.X_training)
     np.testing.assert_array_equal(loaded.predict_proba(X), learner.predict_proba(X))
     assert not any(p.name.endswith(".saving") for p in tmp_path.iterdir())
 
 
-def test_external_candidates_are_stored_and_a_single_class_wait_survives(tmp_path, pool):
+def test_initial_candidates_are_stored_and_a_single_class_wait_survives(tmp_path, pool):
     X, y = pool
-    X_init = X[:1] // 3  # one external candidate of one class: fine-tuning waits
+    X_init = X[:1] // 3  # one candidate from outside the pool, of one class: fine-tuning waits
     learner = ActiveLearner(FakeNet(), query_strategy=in_order, X_training=X_init,
                             y_training=[0], autosave=tmp_path / "s")
     learner.query(X)
     assert learner.history_[0]["trained"] is False
     loaded = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
     np.testing.assert_array_equal(loaded.X_training, X_init)
-    assert loaded.labeled_ids_[0].startswith("ext:") and loaded.estimator.n_fits_ == 0
-    loaded.teach(X[[1]], [1], indices=[1])  # the second class arrives: fit on all of L
+    assert loaded.labeled_keys_ == [pixel_digest(X_init[0])] and loaded.estimator.n_fits_ == 0
+    loaded.teach(X[[1]], [1])  # the second class arrives: fit on all of L
     assert loaded.estimator.fit_log_ == [(2, [0, 1])]
 
 
-def test_teach_after_loading_without_the_pool_asks_for_it(tmp_path, pool):
+def test_a_session_resumes_and_fine_tunes_without_its_pool(tmp_path, pool):
     X, y = pool
     ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s").run(
         y, X, budget=2, batch_size=2)
     loaded = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
-    with pytest.raises(ValueError, match="resumed without its pool"):
-        loaded.teach(X[[5]], [1], indices=[5])
-    with pytest.raises(ValueError, match="not loaded: this session was resumed without its pool"):
-        loaded.X_training
-    loaded.query(X)
-    assert loaded.X_training.shape[0] == 2
+    np.testing.assert_array_equal(loaded.X_training, X[:2])  # the store keeps the pixels
+    loaded.teach(X[[5]], [1])
+    assert loaded.estimator.fit_log_[-1] == (3, [0, 1])
 
 
 # -- refusals -----------------------------------------------------------------------------------
@@ -266,15 +269,19 @@ def test_load_rebuilds_a_built_in_strategy(tmp_path, pool):
             ActiveLearner.load(folder, estimator=FakeNet(), query_strategy=aift_sampling(alpha=1.0))
 
 
-def test_load_refuses_a_different_pool(session, pool):
-    X, _ = pool
-    other = X.copy()
-    other[SessionStore.open(session).read_labels()[1]["pool_index"]] += 1
-    idx = SessionStore.open(session).read_labels()[1]["pool_index"]
-    with pytest.raises(SessionError, match=f"candidate pool:{idx} has different pixels"):
-        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order, X_pool=other)
-    with pytest.raises(ValueError, match="X_pool holds 13 candidates"):
-        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order, X_pool=X[:13])
+def test_teach_after_load_never_labels_a_candidate_twice(session, pool):
+    X, y = pool
+    shuffled = X[::-1].copy()  # another array object, another order: found by content
+    loaded = ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order,
+                                X_pool=shuffled)
+    labeled = sorted(loaded.labeled_indices_.tolist())
+    assert labeled == sorted(13 - i for i in range(4))
+    loaded.teach(shuffled[labeled], y[::-1][labeled])  # the same labels again: nothing new
+    assert len(SessionStore.open(session).read_labels()) == 4 and loaded.n_iter_ == 2
+    idx, _ = loaded.query(shuffled, n_instances=3)
+    assert not set(idx.tolist()) & set(labeled)
+    loaded.teach(shuffled[idx], y[::-1][idx])
+    assert len(SessionStore.open(session).read_labels()) == 7
 
 
 def test_load_refuses_a_corrupt_store(session):
@@ -344,6 +351,8 @@ CAMPAIGN = '''
 import sys, time
 from pathlib import Path
 
+sys.path.insert(0, sys.argv[4])  # this checkout
+
 import torch
 from skorch.callbacks import Callback
 
@@ -400,7 +409,8 @@ def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path,
     session, flag = tmp_path / "session", tmp_path / "training.flag"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(session), str(flag), str(kill_round)],
+        [sys.executable, str(script), str(session), str(flag), str(kill_round),
+         str(Path(__file__).parent.parent)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
@@ -429,7 +439,7 @@ def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path,
     store = SessionStore.open(session)
     assert [r["status"] for r in store.read_rounds()] == ["trained", "trained", "labeled"]
     stored = store.read_labels()  # every taught label is there, round 3's included
-    assert [r["candidate_id"] for r in stored] == reference.labeled_ids_[: kill_round * BATCH]
+    assert [r["candidate_key"] for r in stored] == reference.labeled_keys_[: kill_round * BATCH]
     taught = reference.labeled_indices_[: kill_round * BATCH]
     assert [r["label"] for r in stored] == y[taught].tolist()
     assert store.read_meta()["checkpoint_round"] == kill_round - 1
@@ -439,7 +449,7 @@ def test_sigkill_during_fine_tuning_loses_no_label_and_resumes_exactly(tmp_path,
     assert resumed.estimator.n_fits_ == kill_round - 1  # the model of the last completed round
     np.testing.assert_array_equal(resumed.predict_patch_proba(X), models[kill_round - 1])
     resumed.run(y, X, budget=budget, batch_size=BATCH)
-    assert resumed.labeled_ids_ == reference.labeled_ids_
+    assert resumed.labeled_keys_ == reference.labeled_keys_
     np.testing.assert_array_equal(resumed.y_training, reference.y_training)
     np.testing.assert_array_equal(resumed.predict_patch_proba(X), reference.predict_patch_proba(X))
     assert [h["queried"] for h in resumed.history_] == [h["queried"] for h in reference.history_]
@@ -495,14 +505,14 @@ def test_a_lazy_candidate_set_pool_is_labeled_and_resumed(tmp_path):
                             autosave=tmp_path / "s")
     idx, X_query = learner.query(pool, n_instances=2)
     assert isinstance(X_query, CandidateSet)
-    learner.teach(pool[idx], y[idx])  # a new subset object: matched by its pixels
-    assert learner.labeled_ids_ == [f"pool:{i}" for i in idx]
+    learner.teach(pool[idx], y[idx])  # a new subset object: matched by its keys
+    assert learner.labeled_keys_ == pool.candidate_keys()[idx].tolist()
     learner.run(y, pool, budget=4, batch_size=2)
     resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=seeded_random,
                                  X_pool=pool)
     np.testing.assert_array_equal(resumed.X_training, np.asarray(pool[resumed.labeled_indices_]))
     resumed.run(y, pool, budget=8, batch_size=2)
-    assert resumed.labeled_ids_ == reference.labeled_ids_
+    assert resumed.labeled_keys_ == reference.labeled_keys_
     np.testing.assert_array_equal(resumed.predict_proba(pool), reference.predict_proba(pool))
 
 
@@ -517,7 +527,7 @@ def test_an_interrupted_round_is_retried_in_process(tmp_path, pool, autosave):
     assert len(learner.history_) == 2 and len(learner.y_training) == 6
     learner.estimator.crash_at = None
     learner.run(y, X, budget=10, batch_size=2)  # round 3 is fine-tuned again first
-    assert learner.labeled_ids_ == reference.labeled_ids_
+    assert learner.labeled_keys_ == reference.labeled_keys_
     assert [h["round"] for h in learner.history_] == [1, 2, 3, 4, 5]
     if autosave:  # restarted from round 2's weights: exactly the uninterrupted result
         assert learner.estimator.fit_log_ == reference.estimator.fit_log_
@@ -541,3 +551,124 @@ def test_teach_rejects_candidates_unlike_the_labeled_ones(pool):
     learner.teach(X_copy[2:4], y[2:4])
     X_copy[:] = 0  # the caller reuses its buffer: L is unaffected
     np.testing.assert_array_equal(learner.X_training, X[:4])
+
+
+# -- labels one at a time, their history, open ---------------------------------------------------
+def test_labels_one_at_a_time_are_durable_before_any_training(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s")
+    idx, _ = learner.query(X, n_instances=3)
+    for i in idx:
+        learner.teach(X[[i]], y[[i]], fine_tune=False, annotator="ann")
+        stored = SessionStore.open(tmp_path / "s")  # another reader sees the label now
+        assert stored.read_labels()[-1]["candidate_key"] == pixel_digest(X[i])
+    assert learner.estimator.n_fits_ == 0 and learner.n_iter_ == 0
+    assert [r["status"] for r in stored.read_rounds()] == ["open"]
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
+    assert resumed.labeled_keys_ == learner.labeled_keys_ and resumed.estimator.n_fits_ == 0
+    resumed.fine_tune()  # M_1 <- F(L, M_0) on everything recorded
+    assert resumed.estimator.fit_log_ == [(3, [0, 1])] and resumed.n_iter_ == 1
+    assert [r["status"] for r in stored.read_rounds()] == ["trained"]
+    assert resumed.history_[0]["n_new"] == 3 and resumed.history_[0]["queried"] == []
+    resumed.fine_tune()  # nothing new: nothing happens
+    assert resumed.estimator.n_fits_ == 1 and resumed.n_iter_ == 1
+
+
+def test_relabels_keep_their_history_with_annotator_and_time(tmp_path, pool):
+    X, y = pool
+    learner = ActiveLearner(FakeNet(), query_strategy=in_order, autosave=tmp_path / "s")
+    learner.teach(X[:2], y[:2], annotator="ann")
+    learner.teach(X[:1], 1 - y[:1], fine_tune=False, annotator="bob")
+    learner.teach(X[:1], 1 - y[:1], fine_tune=False, annotator="bob")  # the same: no event
+    store = SessionStore.open(tmp_path / "s")
+    key = pixel_digest(X[0])
+    events = [(e["candidate_key"], e["label"], e["previous"], e["round"], e["annotator"])
+              for e in store.read_label_history()]
+    assert events == [(key, 0, None, 1, "ann"), (pixel_digest(X[1]), 1, None, 1, "ann"),
+                      (key, 1, 0, 2, "bob")]
+    assert all(e["labeled_at"].endswith("+00:00") for e in store.read_label_history())
+    assert [(r["label"], r["annotator"], r["round"]) for r in store.read_labels()] == [
+        (1, "bob", 2), (1, "ann", 1)]
+    assert learner.labels_ == [{k: r[k] for k in learner.labels_[0]} for r in store.read_labels()]
+    resumed = ActiveLearner.load(tmp_path / "s", estimator=FakeNet(), query_strategy=in_order)
+    assert resumed.y_training.tolist() == [1, 1] and resumed.labels_ == learner.labels_
+    with pytest.raises(TypeError, match="annotator must be None or a non-empty string"):
+        resumed.teach(X[:1], [0], annotator="")
+
+
+def test_open_creates_a_session_then_resumes_it(tmp_path, pool):
+    X, y = pool
+    path = tmp_path / "daily"
+    day1 = ActiveLearner.open(path, FakeNet(), X_pool=X, query_strategy=in_order, random_state=2)
+    idx, _ = day1.query(X, n_instances=2)
+    day1.teach(X[idx], y[idx], fine_tune=False)
+    day2 = ActiveLearner.open(path, FakeNet(), X_pool=X, query_strategy=in_order, random_state=2)
+    assert day2.labeled_keys_ == day1.labeled_keys_
+    np.testing.assert_array_equal(day2.labeled_indices_, idx)
+    assert not set(day2.query(X, n_instances=3)[0].tolist()) & set(idx.tolist())
+    with pytest.raises(SessionError, match="random_state=5 differs from the random_state=2"):
+        ActiveLearner.open(path, FakeNet(), query_strategy=in_order, random_state=5)
+    with pytest.raises(TypeError, match=r"unexpected parameter\(s\) \['autosave'\]"):
+        ActiveLearner.open(path, FakeNet(), autosave=path)
+    with pytest.raises(TypeError, match="pass estimator= to create it"):
+        ActiveLearner.open(tmp_path / "none")
+
+
+def test_a_format_1_store_gets_a_clear_error(session):
+    SessionStore(session).update_meta(format_version=1)
+    with pytest.raises(SessionError, match="format version 1, which identified candidates by"):
+        ActiveLearner.load(session, estimator=FakeNet(), query_strategy=in_order)
+
+
+LABELER = '''
+import sys
+from pathlib import Path
+sys.path[:0] = [sys.argv[3], str(Path(sys.argv[3]).parent)]  # the tests, this checkout
+from sklearn_aift.learner import ActiveLearner
+from test_learner import FakeNet, in_order, make_pool
+
+X, y = make_pool(n=40)
+learner = ActiveLearner.open(sys.argv[1], FakeNet(), query_strategy=in_order)
+for i in range(int(sys.argv[2])):
+    learner.teach(X[[i]], y[[i]], fine_tune=False, annotator="ann")
+    print(i, flush=True)  # teach returned: the label is committed
+print("done", flush=True)
+sys.stdin.read()  # wait to be killed
+'''
+
+
+def test_sigkill_after_labels_one_at_a_time_keeps_every_label(tmp_path):
+    X, y = make_pool(n=40)
+    script = tmp_path / "labeler.py"
+    script.write_text(LABELER)
+    session = tmp_path / "s"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(session), "30", str(Path(__file__).parent)],
+        cwd=Path(__file__).parent.parent, env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    reported = []
+    try:
+        for line in proc.stdout:  # kill it in the middle of labeling
+            if len(reported) == 12:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            reported.append(int(line))
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
+    assert proc.returncode == -signal.SIGKILL, "the labeler ended before it was killed"
+    resumed = ActiveLearner.open(session, FakeNet(), X_pool=X, query_strategy=in_order)
+    assert len(resumed.y_training) >= len(reported) == 12  # every reported label is there
+    n = len(resumed.y_training)
+    np.testing.assert_array_equal(resumed.labeled_indices_, np.arange(n))
+    np.testing.assert_array_equal(resumed.y_training, y[:n])
+    resumed.teach(X[:n], y[:n])  # teaching them again in this fresh process adds nothing
+    assert len(SessionStore.open(session).read_labels()) == n
+    assert resumed.estimator.fit_log_ == [(n, [0, 1])]
+    assert resumed.query(X, n_instances=1)[0].tolist() == [n]

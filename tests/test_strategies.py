@@ -49,6 +49,23 @@ class FakeNet:
         return self.P[ids]
 
 
+class LazyIds:
+    """A lazy pool of candidate ids: indexing returns another LazyIds."""
+
+    def __init__(self, ids):
+        self.ids = np.asarray(ids)
+        self.shape = self.ids.shape
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        return LazyIds(self.ids[index])
+
+    def __array__(self, dtype=None, copy=None):
+        return self.ids if dtype is None else self.ids.astype(dtype)
+
+
 class Wrapper:
     """modAL-style learner: the network is its ``estimator``."""
 
@@ -77,7 +94,7 @@ def test_paper_variants_rank_by_candidate_scores(name, pool):
     net, X = pool
     assert strategy.__name__ == name and getattr(strategies, name) is strategy
     assert strategy.get_params() == {"alpha": alpha, "lambda1": lambda1, "lambda2": lambda2,
-                                     "cold_start": "representative", "cold_start_per_class": 2}
+                                     "cold_start": "random", "cold_start_per_class": 5}
     expected = candidate_scores(net.P, alpha, lambda1, lambda2)
     result = strategy(net, X, n_instances=5)
     assert isinstance(result, tuple) and len(result) == 2
@@ -162,7 +179,11 @@ def test_excluded_candidates_are_never_returned_nor_predicted(strategy, pool):
     np.testing.assert_array_equal(indices, full_indices[keep])
     np.testing.assert_array_equal(scores, full_scores[keep])
     if strategy is not random_sampling:
-        assert net.asked[-1] == sorted(set(range(30)) - set(exclude.tolist()))
+        assert net.asked[-1] == list(range(30))  # a NumPy pool is predicted whole
+        lazy_indices, _ = strategy(net, LazyIds(X), n_instances=30, random_state=5,
+                                   exclude=exclude)
+        np.testing.assert_array_equal(lazy_indices, indices)
+        assert net.asked[-1] == sorted(set(range(30)) - set(exclude.tolist()))  # subset first
 
 
 def test_empty_exclude_is_no_exclusion(pool):
@@ -254,8 +275,8 @@ def test_factory_names_equality_and_pickling():
     custom = aift_sampling(alpha=0.5, lambda1=2.0, lambda2=0.5)
     assert custom.__name__ == "aift_sampling(alpha=0.5, lambda1=2.0, lambda2=0.5)"
     assert repr(custom) == (
-        "AIFTSampling(alpha=0.5, lambda1=2.0, lambda2=0.5, cold_start='representative', "
-        "cold_start_per_class=2)"
+        "AIFTSampling(alpha=0.5, lambda1=2.0, lambda2=0.5, cold_start='random', "
+        "cold_start_per_class=5)"
     )
     assert custom != entropy_diversity_quarter and custom != "entropy"
     assert len({entropy, aift_sampling(1.0, 1.0, 0.0), custom}) == 2
@@ -303,7 +324,7 @@ def test_describe_builtin_strategies():
     assert len(set(seen)) == len(seen)  # every strategy is told apart
     described = describe_strategy(entropy_quarter)
     assert described["params"] == {"alpha": 0.25, "lambda1": 1.0, "lambda2": 0.0,
-                                   "cold_start": "representative", "cold_start_per_class": 2}
+                                   "cold_start": "random", "cold_start_per_class": 5}
     assert described == describe_strategy(aift_sampling(0.25, 1, 0))
     # a description rebuilds the strategy: by name, or through the factory
     for strategy in ALL:
@@ -348,7 +369,11 @@ def test_modal_active_learner_can_query_with_a_strategy(pool):
     modal = pytest.importorskip("modAL.models")
     net, X = pool
     learner = modal.ActiveLearner(estimator=net, query_strategy=entropy_diversity_quarter)
+    # no labels yet: the cold-start batch, IFT Random's for seed 0 (modAL passes no seed)
     indices, instances = learner.query(X, n_instances=3)
-    expected, _ = entropy_diversity_quarter(net, X, n_instances=3)
-    np.testing.assert_array_equal(indices, expected)
-    np.testing.assert_array_equal(instances, X[expected])
+    np.testing.assert_array_equal(indices, random_sampling(None, X, 3, random_state=0)[0])
+    np.testing.assert_array_equal(instances, X[indices])
+    # with five labels of each class the AIFT criterion ranks the pool
+    learner.y_training = np.array([0, 1] * 5)
+    indices, _ = learner.query(X, n_instances=3)
+    np.testing.assert_array_equal(indices, entropy_diversity_quarter(net, X, n_instances=3)[0])

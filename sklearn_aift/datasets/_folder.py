@@ -24,6 +24,7 @@ __all__ = ["load_image_folder"]
 def load_image_folder(
     root: Any,
     *,
+    positive_class: str | None = None,
     protocol: Any = None,
     image_mode: str = "RGB",
     extensions: tuple = IMAGE_EXTENSIONS,
@@ -35,8 +36,12 @@ def load_image_folder(
     """Images in one subfolder per class (the ImageFolder layout) as frame candidates.
 
     ``root/<class>/<image>``: every image is a candidate labelled with its
-    folder; classes are the subfolder names in sorted order and the targets
-    their positions, as in :func:`sklearn.datasets.load_files`. Images are read
+    folder; classes are the subfolders holding readable images, in sorted
+    order, and the targets their positions, as in
+    :func:`sklearn.datasets.load_files`. With two classes, target 1 is the
+    positive class of AUC and plots: by default the later folder name in
+    sorted order, whatever that means for your data, so name it with
+    ``positive_class``. Images are read
     lazily from disk when patches are made, so folders larger than memory
     work; images of any size are fine (the protocol's crops are relative to
     each image).
@@ -45,6 +50,10 @@ def load_image_folder(
     ----------
     root : str or path-like
         The folder holding one subfolder per class.
+    positive_class : str or None, default=None
+        The name of the class folder whose images are the positive class
+        (target 1, ``target_names[1]``); the other class is target 0. Needs
+        exactly two class folders with images. None keeps the sorted order.
     protocol : patch protocol or None, default=None
         A whole-image protocol; None means ``FrameProtocol()`` (21 patches of 64
         pixels: the image, its quadrants and its 4 x 4 cells).
@@ -69,8 +78,10 @@ def load_image_folder(
     data : :class:`~sklearn.utils.Bunch`
         ``data``: lazy :class:`~sklearn_aift.candidates.CandidateSet`
         (n, m, C, P, P); ``target``: int64 ndarray (n,); ``target_names``:
-        ndarray of the class folder names; ``filenames``: ndarray of the image
-        paths; ``DESCR``.
+        ndarray of the names of the class folders that hold images (folders
+        without readable images are left out), ``target_names[t]`` being the
+        class of target ``t``; ``filenames``: ndarray of the image paths;
+        ``DESCR``.
     (data, target) : tuple
         With ``return_X_y=True``.
 
@@ -79,8 +90,9 @@ def load_image_folder(
     FileNotFoundError, NotADirectoryError
         If ``root`` is missing or not a folder.
     ValueError
-        If ``root`` has no class subfolders or no readable images, or
-        ``image_mode`` is unknown.
+        If ``root`` has no class subfolders or no readable images,
+        ``image_mode`` is unknown, or ``positive_class`` is not one of exactly
+        two class folders with images.
 
     Warns
     -----
@@ -104,6 +116,9 @@ def load_image_folder(
     >>> images = load_image_folder(root)
     >>> images.data.shape, images.target.tolist(), images.target_names.tolist()
     ((4, 21, 3, 64, 64), [0, 0, 1, 1], ['benign', 'malignant'])
+    >>> images = load_image_folder(root, positive_class="benign")
+    >>> images.target.tolist(), images.target_names.tolist()
+    ([1, 1, 0, 0], ['malignant', 'benign'])
     >>> tmp.cleanup()
     """
     folder = check_dir(root, "root")
@@ -120,27 +135,32 @@ def load_image_folder(
         raise ValueError(
             f"root {str(folder)!r} has no class subfolders; expected root/<class>/<image files>."
         )
-    paths, target, unreadable, empty = [], [], [], []
-    for label, name in enumerate(classes):
-        files = list_images(folder / name, extensions)
-        n_ok = 0
-        for path in files:
+    per_class, unreadable = {}, []
+    for name in classes:
+        readable = []
+        for path in list_images(folder / name, extensions):
             try:
                 check_image_file(path, full=verify)
             except _READ_ERRORS:
                 unreadable.append(path)
                 continue
-            paths.append(str(path))
-            target.append(label)
-            n_ok += 1
-        if n_ok == 0:
-            empty.append(folder / name)
+            readable.append(str(path))
+        per_class[name] = readable
     warn_skipped(unreadable, "cannot be read as images")
-    warn_skipped(empty, "are class folders without readable images")
-    if not paths:
+    empty = [name for name in classes if not per_class[name]]
+    warn_skipped([folder / name for name in empty], "are class folders without readable images")
+    classes = [name for name in classes if per_class[name]]
+    if not classes:
         raise ValueError(
             f"no readable images with extensions {tuple(extensions)} under {str(folder)!r}."
         )
+    # images stay in sorted folder order whichever class is positive; only targets change
+    images = [(path, name) for name in classes for path in per_class[name]]
+    if positive_class is not None:
+        classes = _put_positive_last(classes, positive_class, empty, folder)
+    label_of = {name: label for label, name in enumerate(classes)}
+    paths = [path for path, _ in images]
+    target = [label_of[name] for _, name in images]
     data = CandidateSet(
         paths,
         protocol,
@@ -158,3 +178,23 @@ def load_image_folder(
         filenames=np.array(paths),
         DESCR=f"Images from {str(folder)!r}, one class per subfolder.",
     )
+
+
+def _put_positive_last(classes: list, positive_class: Any, empty: list, folder) -> list:
+    """The two class names ordered (negative, positive), or a ValueError saying why not."""
+    if not isinstance(positive_class, str) or positive_class not in classes:
+        why = (
+            "a class folder without readable images"
+            if positive_class in empty
+            else "not a class folder"
+        )
+        raise ValueError(
+            f"positive_class={positive_class!r} is {why} under {str(folder)!r}; expected one "
+            f"of the class folders with images: {classes}."
+        )
+    if len(classes) != 2:
+        raise ValueError(
+            f"positive_class={positive_class!r} needs exactly two class folders with images "
+            f"under {str(folder)!r}; found {len(classes)}: {classes}."
+        )
+    return [name for name in classes if name != positive_class] + [positive_class]

@@ -103,23 +103,7 @@ def load_medmnist(
         raise ValueError(f"split must be one of {_SPLITS}; got {split!r}.")
     if not path.is_file():
         raise FileNotFoundError(f"MedMNIST file {str(path)!r} (npz_path=) does not exist.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = list(npz.keys())
-            wanted = (f"{split}_images", f"{split}_labels")
-            missing = [k for k in wanted if k not in keys]
-            if missing:
-                raise ValueError(
-                    f"{str(path)!r} has no {', '.join(missing)} (split={split!r}); it holds "
-                    f"{sorted(keys)}."
-                )
-            images, labels = npz[wanted[0]], npz[wanted[1]]
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"cannot read {str(path)!r} as a .npz file: {exc}") from exc
-    except ValueError as exc:
-        if "has no" in str(exc):
-            raise
-        raise ValueError(f"cannot read {str(path)!r} as a .npz file: {exc}") from exc
+    images, labels = _read_split(path, split)
     if (
         images.dtype != np.uint8
         or images.ndim not in (3, 4)
@@ -152,3 +136,43 @@ def load_medmnist(
     if return_X_y:
         return data, target
     return Bunch(data=data, target=target, images=images, split=split, DESCR=_DESCR)
+
+
+def _not_npz(path: Path, why: str) -> ValueError:
+    return ValueError(
+        f"npz_path={str(path)!r} is not a readable .npz file: {why}. A .npz file is a zip "
+        f"archive of .npy arrays; download or save the file again (np.savez)."
+    )
+
+
+def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(images, labels)`` arrays of ``split``, or a ValueError naming the file."""
+    # np.load guesses the format from the first bytes and reports anything that is
+    # not a zip as "pickled (object) data": check for a zip archive first.
+    if not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        why = "it is empty" if size == 0 else (
+            f"it is not a zip archive ({size} bytes; truncated or not a .npz at all)"
+        )
+        raise _not_npz(path, why)
+    wanted = (f"{split}_images", f"{split}_labels")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.keys())
+            missing = [k for k in wanted if k not in keys]
+            if missing:
+                raise KeyError(missing, keys)
+            return npz[wanted[0]], npz[wanted[1]]
+    except KeyError as exc:
+        missing, keys = exc.args
+        raise ValueError(
+            f"{str(path)!r} has no {', '.join(missing)} (split={split!r}); it holds "
+            f"{sorted(keys)}."
+        ) from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():  # a real zip whose arrays hold Python objects
+            why = "its arrays hold Python objects (pickled data), not numbers"
+            raise _not_npz(path, why) from exc
+        raise _not_npz(path, str(exc)) from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise _not_npz(path, f"{type(exc).__name__}: {exc}") from exc

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..candidates import check_candidate_labels, check_candidates
 from ..learner import ActiveLearner
 from ..net import ActivationCache
+from ..strategies import describe_strategy
 from ._methods import METHODS, _strategy_for
 from ._results import ResultsTable, _json_safe
 from ._store import _STORE_VERSION, _data_fingerprint, _estimator_signature, _ResultStore, _stable_repr
@@ -34,9 +35,20 @@ def _check_int(value: Any, name: str, low: int = 1) -> int:
     return int(value)
 
 
-def _check_methods(methods: Any) -> list[str]:
+def _check_methods(methods: Any) -> dict[str, Callable]:
+    """Method names mapped to their query strategies."""
     if isinstance(methods, str):
         methods = [methods]
+    if isinstance(methods, Mapping):
+        for name, strategy in methods.items():
+            if not isinstance(name, str) or not callable(strategy):
+                raise ValueError(
+                    f"methods maps names (str) to query strategies (callables); got "
+                    f"{name!r}: {strategy!r}."
+                )
+        if not methods:
+            raise ValueError("methods is empty; give at least one method.")
+        return dict(methods)
     methods = list(methods)
     if not methods:
         raise ValueError("methods is empty; give at least one of " + ", ".join(METHODS) + ".")
@@ -45,7 +57,7 @@ def _check_methods(methods: Any) -> list[str]:
             raise ValueError(f"unknown method {m!r}; choose from {', '.join(METHODS)}.")
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods lists a method twice: {methods}.")
-    return methods
+    return {m: _strategy_for(m) for m in methods}
 
 
 def _check_seeds(seeds: Any) -> list[int]:
@@ -103,6 +115,7 @@ def _method_estimator(estimator: Any, method: str, seed: int, cache: Any,
 
 def _simulate(
     method: str,
+    strategy: Callable,
     seed: int,
     estimator: Any,
     X_pool: Any,
@@ -116,7 +129,7 @@ def _simulate(
     patch_proba_rounds: set[int],
 ) -> Iterator[dict[str, Any]]:
     """Run one (method, seed) with the ActiveLearner and yield one row per round."""
-    learner = ActiveLearner(estimator, query_strategy=_strategy_for(method), classes=classes,
+    learner = ActiveLearner(estimator, query_strategy=strategy, classes=classes,
                             random_state=seed)
     current_round = 0
     recorded: dict[str, Any] = {}
@@ -248,8 +261,10 @@ def run_comparison(
         Held-out candidates the AUC is measured on (never queried).
     y_test : array-like of shape (n_test,)
         Their labels.
-    methods : sequence of str, default=("entropy_diversity_quarter", "diversity_quarter", "ift_random")
-        Methods to run, from :data:`METHODS`.
+    methods : sequence of str or dict, default=("entropy_diversity_quarter", "diversity_quarter", "ift_random")
+        Methods to run, from :data:`METHODS`; or a dict mapping names of
+        one's own to query strategies (a ``"scratch"`` name still gets
+        ``scratch_params``).
     n_rounds : int, default=10
         Rounds per method and seed (the label budget is
         ``n_rounds * batch_size``).
@@ -306,7 +321,8 @@ def run_comparison(
     >>> len(results), results["n_labels"].tolist()  # round 0 is M0, before any label
     (6, [0, 4, 8, 0, 4, 8])
     """
-    methods = _check_methods(methods)
+    strategies_of = _check_methods(methods)
+    methods = list(strategies_of)
     seeds = _check_seeds(seeds)
     n_rounds = _check_int(n_rounds, "n_rounds")
     batch_size = _check_int(batch_size, "batch_size")
@@ -347,6 +363,7 @@ def run_comparison(
         out_dir = Path(out_dir)
         config = {
             "store_version": _STORE_VERSION,
+            "strategies": {m: describe_strategy(f) for m, f in strategies_of.items()},
             "estimator": _estimator_signature(estimator),
             "pool": _data_fingerprint(X_pool, y_pool),
             "test": _data_fingerprint(X_test, y_test),
@@ -404,7 +421,7 @@ def run_comparison(
                 progress.set_postfix_str(f"{method}, seed {seed}")
                 est = _method_estimator(estimator, method, seed, cache, scratch_params)
                 made = []
-                for row in _simulate(method, seed, est, X_pool, y_pool, X_test, y_test,
+                for row in _simulate(method, strategies_of[method], seed, est, X_pool, y_pool, X_test, y_test,
                                      classes, positive, n_rounds, batch_size, rounds_kept):
                     record = {"type": "round", **row}
                     if store is not None:

@@ -63,6 +63,19 @@ _RESERVED = {
 }
 
 
+class _TrainableNet(NeuralNet):
+    """skorch's NeuralNet whose optimizer holds only the parameters that train.
+
+    With most blocks frozen, an SGD step over every parameter (most without
+    gradients) cost more than the step itself.
+    """
+
+    def get_all_learnable_params(self):
+        for name, param in super().get_all_learnable_params():
+            if param.requires_grad:
+                yield name, param
+
+
 def _derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
@@ -526,11 +539,19 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         return n_frozen
 
     def _configure(self, module: _AIFTModule, device: torch.device) -> _AIFTModule:
-        """Apply the current freeze/input_size/amp/device settings to ``module``."""
-        module.input_size = self._input_size(module)
-        module.set_frozen(self._n_frozen(module))
-        module.amp = bool(self.amp)
-        return module.to(device)
+        """Apply the current freeze/input_size/amp/device settings to ``module``.
+
+        Walking the network costs tens of milliseconds, so a module already in
+        the wanted setting is returned as it is.
+        """
+        setting = (self._input_size(module), self._n_frozen(module), bool(self.amp), device)
+        if getattr(module, "_setting", None) == setting:
+            return module
+        module.input_size, n_frozen, module.amp = setting[0], setting[1], setting[2]
+        module.set_frozen(n_frozen)
+        module = module.to(device)
+        module._setting = setting
+        return module
 
     def _initial_module(self, n_classes: int) -> tuple[_AIFTModule, int]:
         """The network before any fit (M0), built once per signature."""
@@ -838,6 +859,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             module = self.net_.module_
             fit_index = self.n_fits_
             optimizer_state = self.net_.optimizer_.state_dict()["state"]
+            trained_before = module.n_frozen
             history = self.net_.history_
             classes_ = self.classes_
         else:
@@ -846,7 +868,11 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             self._initial = None  # the network now belongs to the fit
             self._seed_base = seed_base
             fit_index, optimizer_state, history = 0, None, None
+            trained_before = None
         module = self._configure(module, device)
+        if trained_before is not None and trained_before != module.n_frozen:
+            logger.info("freeze changed: the optimizer starts without momentum buffers")
+            optimizer_state = None
         self._check_batch_size(module)
         if fit_index == 0 and self.weights is None:
             module.calibrate_norms(_pixel_batches(X, int(self.batch_size)))
@@ -947,7 +973,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     def _make_net(self, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
         callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
         callbacks += list(self.callbacks or [])
-        return NeuralNet(
+        return _TrainableNet(
             module=module,
             criterion=nn.CrossEntropyLoss,
             optimizer=torch.optim.SGD,
@@ -1048,7 +1074,12 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         base, gamma, _ = learning_rate_plan(self, int(ckpt["n_fits"]))
         net = self._make_net(module, device, base, gamma, torch.Generator(), drop_last=False)
         net.initialize()
-        net.optimizer_.load_state_dict(ckpt["optimizer_state"])
+        if int(ckpt["freeze"]) == module.n_frozen:
+            net.optimizer_.load_state_dict(ckpt["optimizer_state"])
+        else:
+            logger.info("the checkpoint was trained with %s frozen blocks, this net freezes %s: "
+                        "its optimizer starts without momentum buffers", ckpt["freeze"],
+                        module.n_frozen)
         net.history_ = restore_history(ckpt)
         module.set_mode(False)
         self._initial = None

@@ -1,0 +1,117 @@
+"""The cold start: a representative first batch until every class has a few labels."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_aift import ActiveLearner, AIFTNet, aift_sampling, diversity_quarter
+from sklearn_aift._cold_start import in_cold_start, representative_order
+from sklearn_aift.scoring import candidate_scores
+
+MOBILENET_V2_FILE = os.path.join(torch.hub.get_dir(), "checkpoints", "mobilenet_v2-b0353104.pth")
+
+
+class Labels:
+    """A learner that only says what it holds."""
+
+    def __init__(self, y, classes=None):
+        self.y_training = y
+        self.classes = classes
+
+
+@pytest.mark.parametrize(
+    "y, classes, expected",
+    [
+        (None, [0, 1], True),  # modAL's learner before any label
+        ([], None, True),
+        ([1, 1, 1], None, True),  # one class seen: the other is still unknown
+        ([1, 1, 0], None, True),  # 0 has a single label
+        ([1, 1, 0, 0], None, False),
+        ([1, 1, 0, 0], [0, 1, 2], True),  # a declared class has no label yet
+        ([1, 1, 0, 0, 2, 2], [0, 1, 2], False),
+    ],
+)
+def test_cold_start_lasts_until_every_class_has_two_labels(y, classes, expected):
+    learner = Labels(None if y is None else np.asarray(y), classes)
+    assert in_cold_start(learner, 2) is expected
+
+
+def test_bare_estimators_never_are_in_the_cold_start():
+    assert not in_cold_start(object(), 2)
+
+
+def test_representative_order_takes_one_candidate_per_mode_largest_first():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    sizes = [50, 30, 20]
+    features = np.concatenate([c + rng.normal(0, 0.5, (s, 2)) for c, s in zip(centres, sizes)])
+    order, shares = representative_order(features, 3, np.random.RandomState(0))
+    blob = np.repeat([0, 1, 2], sizes)
+    assert blob[order].tolist() == [0, 1, 2]
+    np.testing.assert_allclose(shares, [0.5, 0.3, 0.2])
+    for row, b in zip(order, blob[order]):  # each pick is its mode's most central member
+        members = np.flatnonzero(blob == b)
+        spread = np.linalg.norm(features[members, :2] - centres[b], axis=1)
+        assert np.linalg.norm(features[row, :2] - centres[b]) <= np.quantile(spread, 0.2)
+
+
+@pytest.fixture
+def offline_net():
+    if not os.path.isfile(MOBILENET_V2_FILE):
+        pytest.skip(f"{MOBILENET_V2_FILE} is missing; `make weights` installs it")
+    return AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", input_size=48, classes=[0, 1],
+                   max_epochs=1, max_epochs_incremental=1, random_state=0)
+
+
+@pytest.mark.slow
+def test_first_batch_from_zero_labels_holds_both_classes(offline_net):
+    from sklearn_aift.datasets import make_colonoscopy_frames
+    from sklearn_aift.strategies import random_sampling
+
+    X, y = make_colonoscopy_frames(100, frame_size=64, patch_size=32, return_X_y=True,
+                                   random_state=0)
+    X = np.asarray(X)
+    assert 0.1 < y.mean() < 0.3  # a CAD-like pool: mostly negatives
+    torch.set_num_threads(1)
+    learner = ActiveLearner(offline_net, query_strategy=diversity_quarter, classes=[0, 1],
+                            random_state=0)
+    # a batch of 20 random picks misses the 20% positives with probability 0.8**20 ~ 1%
+    idx, _ = learner.query(X, n_instances=20)
+    assert set(y[idx].tolist()) == {0, 1}
+    # the cold-start batch is IFT Random's batch for the same seed
+    same_seed = learner._round_seed(1)
+    np.testing.assert_array_equal(idx, random_sampling(learner, X, 20, random_state=same_seed)[0])
+    # the paper's pure criterion is one parameter away: M0's patch predictions, ranked
+    paper = aift_sampling(alpha=0.25, lambda1=0, lambda2=1, cold_start=None)
+    idx_paper, scores = paper(learner, X, n_instances=10)
+    expected = candidate_scores(offline_net.predict_patch_proba(X), 0.25, 0.0, 1.0)
+    np.testing.assert_array_equal(idx_paper, np.argsort(-expected, kind="stable")[:10])
+    np.testing.assert_allclose(scores, expected[idx_paper])
+    assert scores.max() > 0
+    # once every class has 5 labels, the AIFT criterion ranks the candidates
+    learner.query_strategy = diversity_quarter
+    order = np.argsort(y, kind="stable")
+    labeled = np.concatenate([order[:5], order[-5:]])  # five of each class
+    learner.teach(X[labeled], y[labeled])
+    idx_after, _ = learner.query(X, n_instances=5)
+    after = candidate_scores(offline_net.predict_patch_proba(X), 0.25, 0.0, 1.0)
+    after[labeled] = -np.inf
+    np.testing.assert_array_equal(idx_after, np.argsort(-after, kind="stable")[:5])
+
+
+def test_representative_policy_picks_the_k_means_batch():
+    class Embedding:
+        y_training = np.array([])
+        classes = [0, 1]
+
+        def embed(self, X):
+            return np.asarray(X, dtype=float).reshape(len(X), -1)[:, :2]
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 0.3, (n, 2)) for c, n in ((0, 30), (6, 10))])
+    strategy = aift_sampling(0.25, 0, 1, cold_start="representative", cold_start_per_class=2)
+    idx, shares = strategy(Embedding(), X, n_instances=2, random_state=0)
+    assert sorted((idx >= 30).tolist()) == [False, True]  # one pick in each mode
+    np.testing.assert_allclose(shares, [0.75, 0.25])
