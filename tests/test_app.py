@@ -347,7 +347,7 @@ def test_first_feature_pass_reports_progress(tmp_path, caplog):
                                     protocol=FrameProtocol(n_patches=1, patch_size=16),
                                     strategy=entropy)
         campaign.wait_idle(60)
-    assert net.sizes[:3] == [64, 36, 100]  # chunk by chunk, then the ranking pass
+    assert net.sizes[:2] == [64, 36]  # the whole pool chunk by chunk, before the ranking
     messages = [r.getMessage() for r in caplog.records]
     assert "computing the features of the pool: 64/100 images" in messages
     assert len(campaign.batch()) == 3
