@@ -44,7 +44,7 @@ class LabelServer:
     """``sklearn-aift label`` in a subprocess (so it can be killed with SIGKILL)."""
 
     def __init__(self, images: Path, session: Path, *extra: str, batch_size: int = 4,
-                 token: str | None = None, log: Path | None = None) -> None:
+                 token: str | None = None, log: Path | None = None, wait: bool = True) -> None:
         self.port = free_port()
         self.token = token
         args = [sys.executable, "-m", "sklearn_aift.cli", "label", str(images), "--session",
@@ -57,7 +57,12 @@ class LabelServer:
         self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.wait_until(lambda s: s["phase"] in ("labeling", "done"), timeout=120)
+        if wait:
+            self.wait_until(lambda s: s["phase"] in ("labeling", "done"), timeout=120)
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode()

@@ -8,6 +8,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -352,3 +353,30 @@ def test_first_feature_pass_reports_progress(tmp_path, caplog):
     assert "computing the features of the pool: 64/100 images" in messages
     assert len(campaign.batch()) == 3
     campaign.close()
+
+
+def test_command_on_all_interfaces_prints_a_generated_token(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=6)
+    server = LabelServer(images, tmp_path / "session", "--host", "0.0.0.0", wait=False)
+    try:
+        deadline = time.monotonic() + 120
+        while "open http" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        out = server.output()
+        assert "offline ImageNet MobileNetV2" not in out  # the tests pass --backbone
+        assert "model: mobilenet_v3_small" in out
+        url = re.search(r"open (http://0\.0\.0\.0:\d+/\?token=(\S+))", out)
+        assert url, out
+        server.token = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                code = server.request("GET", "/api/status")[0]
+                break
+            except OSError:  # not listening yet
+                time.sleep(0.2)
+        assert code == 401
+        server.token = url.group(2)
+        server.wait_until(lambda s: s["phase"] == "labeling", timeout=120)
+    finally:
+        server.stop()
