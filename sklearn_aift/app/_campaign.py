@@ -167,6 +167,7 @@ class LabelingCampaign:
         self._phase_started = time.monotonic()
         self._error: str | None = None
         self._worker: threading.Thread | None = None
+        self._active = False  # a worker runs or is about to
         self._closed = False
         self._expected: float | None = None
         self._warmed = False
@@ -241,8 +242,9 @@ class LabelingCampaign:
 
     def _start_worker(self) -> None:
         with self._lock:
-            if self._worker is not None and self._worker.is_alive():
+            if self._active:
                 return
+            self._active = True
             self._worker = threading.Thread(target=self._run_worker, daemon=True,
                                             name="aift-campaign")
             self._worker.start()
@@ -259,6 +261,10 @@ class LabelingCampaign:
             with self._lock:
                 self._error = f"{type(exc).__name__}: {exc}"
                 self._phase, self._message = "error", self._error
+        finally:
+            with self._lock:
+                if self._worker is threading.current_thread():  # not a successor's flag
+                    self._active = False
 
     def _advance(self) -> None:
         """Train completed batches and query new ones until the expert has work to do."""
@@ -273,11 +279,14 @@ class LabelingCampaign:
                 if not self._query(round_):
                     return
                 continue
-            if self._batch_done(batch):
-                self._train(round_)
-                continue
-            self._set_phase("labeling", f"round {round_}: waiting for labels")
-            return
+            # deciding to wait and stopping are one step under the lock that labels
+            # are recorded under: a label completing the batch meanwhile starts a worker
+            with self._lock:
+                if not self._batch_done(batch):
+                    self._set_phase("labeling", f"round {round_}: waiting for labels")
+                    self._active = False
+                    return
+            self._train(round_)
 
     def _untrained_imports(self) -> bool:
         return any(e["kind"] == "label" and e["round"] == 0 for e in self._store.current().values())
@@ -477,9 +486,10 @@ class LabelingCampaign:
                 "time": utc_now(),
                 "annotator": annotator,
             }])
-            batch_ids = {c["id"] for c in self._store.batch(round_)}
-            busy = self._worker is not None and self._worker.is_alive()
-        if candidate_id in batch_ids and not busy and self._batch_done(self._store.batch(round_)):
+            batch = self._store.batch(round_)
+            start = (not self._active and candidate_id in {c["id"] for c in batch}
+                     and self._batch_done(batch))
+        if start:
             self._start_worker()
 
     def label(self, candidate_id: str, label: str, annotator: str = "expert") -> dict[str, Any]:
