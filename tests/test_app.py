@@ -119,6 +119,21 @@ def test_import_labels_trains_before_first_query(tmp_path):
     campaign.close()
 
 
+def test_class_folders_are_labels_only_when_asked(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=6, nested=False)
+    for i, name in enumerate(["positive", "negative", "other"]):
+        make_image_folder(images / name, n=2, nested=False, start=50 + 10 * i)
+    plain = open_campaign(images, tmp_path / "plain")
+    assert plain.status()["n_labeled"] == 0
+    plain.close()
+    campaign = open_campaign(images, tmp_path / "session", labels_from_folders=True)
+    rows = list(csv.DictReader(io.StringIO(campaign.labels_csv())))
+    assert sorted((r["file"].split("/")[0], r["label"]) for r in rows) == [
+        ("negative", "negative")] * 2 + [("positive", "positive")] * 2
+    assert campaign.history(campaign.batch()[0]["id"]) == []
+    campaign.close()
+
+
 def test_import_rejects_unknown_files_and_labels(tmp_path):
     images = make_image_folder(tmp_path / "images")
     labels = tmp_path / "labels.csv"

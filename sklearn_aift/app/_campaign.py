@@ -87,6 +87,9 @@ class LabelingCampaign:
     labels : path-like, default=None
         A CSV file ``file,label`` imported (see :meth:`import_labels`) before
         the first query.
+    labels_from_folders : bool, default=False
+        Use top-level sub-folders named like classes as known labels (see
+        :meth:`labels_from_folders`) before the first query.
 
     Raises
     ------
@@ -132,6 +135,7 @@ class LabelingCampaign:
         protocol: Any = None,
         random_state: int = 0,
         labels: str | os.PathLike | None = None,
+        labels_from_folders: bool = False,
     ) -> None:
         self.images_dir = Path(images_dir).resolve()
         if not self.images_dir.is_dir():
@@ -175,6 +179,8 @@ class LabelingCampaign:
         self._round = rounds[-1]["round"] + 1 if rounds else 1
         self._checkpoint_to_load = rounds[-1]["checkpoint"] if rounds else None
         self._scan()
+        if labels_from_folders:
+            self.labels_from_folders()
         if labels is not None:
             self.import_labels(labels)
         self._start_worker()
@@ -741,11 +747,36 @@ class LabelingCampaign:
         --------
         >>> # campaign.import_labels("labels.csv")  # see LabelingCampaign
         """
-        by_file = {self._relative(p): c for c, p in self._files.items()}
         with open(csv_path, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.reader(fh) if r]
         if rows and [v.strip().lower() for v in rows[0][:2]] == ["file", "label"]:
             rows = rows[1:]
+        return self._record_imported(rows, f"labels file {str(csv_path)!r}", annotator)
+
+    def labels_from_folders(self) -> int:
+        """Label every image inside a top-level sub-folder named like a class with that class.
+
+        ``images_dir/positive/a.png`` gets ``positive``; images elsewhere stay
+        unlabeled. Labels equal to the current ones are not recorded again.
+
+        Returns
+        -------
+        n_recorded : int
+            How many labels were recorded (annotator ``"folder"``).
+
+        Examples
+        --------
+        >>> # campaign.labels_from_folders()  # see LabelingCampaign
+        """
+        rows = []
+        for path in self._files.values():
+            parts = Path(self._relative(path)).parts
+            if len(parts) > 1 and parts[0] in self.classes:
+                rows.append([self._relative(path), parts[0]])
+        return self._record_imported(sorted(rows), "class folders", "folder")
+
+    def _record_imported(self, rows: list[list[str]], source: str, annotator: str) -> int:
+        by_file = {self._relative(p): c for c, p in self._files.items()}
         current = self._store.current()
         events, problems = [], []
         round_ = 0 if not self._store.rounds() and self._round == 1 else self._round
@@ -764,8 +795,8 @@ class LabelingCampaign:
                                "annotator": annotator})
         if problems:
             raise ValueError(
-                f"labels file {str(csv_path)!r} has {len(problems)} invalid row(s); nothing was "
-                f"imported: " + "; ".join(problems[:10])
+                f"{source} has {len(problems)} invalid row(s); nothing was imported: "
+                + "; ".join(problems[:10])
             )
         if events:
             self._store.add_events(events)

@@ -82,6 +82,9 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
     label.add_argument("--labels", metavar="CSV",
                        help="import labels (CSV: file,label; files relative to IMAGES_DIR) "
                        "before the first query")
+    label.add_argument("--labels-from-folders", action="store_true",
+                       help="images in a top-level sub-folder named like a class get that "
+                       "class as a known label before the first query")
     label.add_argument("--batch-size", type=_positive_int, default=10,
                        help="images per round (default: 10)")
     label.add_argument("--strategy", default="entropy_diversity_quarter",
@@ -199,7 +202,7 @@ def run_label(args: argparse.Namespace) -> int:
     protocol = FrameProtocol(n_patches=args.n_patches, patch_size=args.patch_size)
     campaign = LabelingCampaign(args.images_dir, args.session, estimator, classes=args.classes,
                         batch_size=args.batch_size, strategy=strategy, protocol=protocol,
-                        labels=args.labels)
+                        labels=args.labels, labels_from_folders=args.labels_from_folders)
     app = create_app(campaign, token=token)
     shown = "[::1]" if args.host == "::1" else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
