@@ -106,6 +106,16 @@ def test_grown_folder_joins_pool_at_next_round(tmp_path):
     campaign.close()
 
 
+def test_unreadable_files_are_skipped_with_a_warning(tmp_path, caplog):
+    images = make_image_folder(tmp_path / "images", n=6)
+    (images / "broken.png").write_bytes(b"not an image")
+    with caplog.at_level(logging.WARNING, logger="sklearn_aift.app._campaign"):
+        campaign = open_campaign(images, tmp_path / "session")
+    assert campaign.status()["n_images"] == 6 and campaign.status()["phase"] == "labeling"
+    assert any("broken.png" in r.getMessage() for r in caplog.records)
+    campaign.close()
+
+
 def test_import_labels_trains_before_first_query(tmp_path):
     images = make_image_folder(tmp_path / "images")
     labels = tmp_path / "labels.csv"

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet, candidate_keys
-from ..datasets._base import IMAGE_EXTENSIONS
+from ..datasets._base import _READ_ERRORS, IMAGE_EXTENSIONS, check_image_file
 from ..strategies import describe_strategy, entropy_diversity_quarter
 from ._store import CampaignStore, utc_now
 
@@ -163,6 +163,7 @@ class LabelingCampaign:
         self._set_estimator_classes()
         self._lock = threading.RLock()
         self._files: dict[str, Path] = {}  # candidate id -> image file (every scan's)
+        self._checked: dict[Path, tuple] = {}  # file -> ((size, mtime), readable)
         self._pool: Any = None
         self._pool_ids: np.ndarray = np.empty(0, dtype=object)
         self._phase = "starting"
@@ -223,7 +224,7 @@ class LabelingCampaign:
 
     def _scan(self) -> None:
         """Scan the folder into a new pool; previously seen images stay servable."""
-        paths = list_folder_images(self.images_dir)
+        paths = [p for p in list_folder_images(self.images_dir) if self._readable(p)]
         if not paths:
             raise ValueError(
                 f"images_dir {str(self.images_dir)!r} holds no images with extensions "
@@ -235,6 +236,22 @@ class LabelingCampaign:
             self._pool, self._pool_ids = pool, ids
             self._files.update(zip(ids.tolist(), paths))
         _logger.info("scanned %s: %d images", self.images_dir, len(paths))
+
+    def _readable(self, path: Path) -> bool:
+        """Whether PIL can read the file's header (remembered per size and mtime)."""
+        stat = path.stat()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        known = self._checked.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        try:
+            check_image_file(path, full=False)
+            ok = True
+        except _READ_ERRORS:
+            _logger.warning("skipping %s: it cannot be read as an image", path)
+            ok = False
+        self._checked[path] = (stamp, ok)
+        return ok
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.images_dir).as_posix()
