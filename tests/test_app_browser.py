@@ -115,3 +115,20 @@ def test_page_without_token_is_refused(tmp_path, browser):
         assert "token" in page.content()
     finally:
         server.stop()
+
+
+def test_file_names_are_shown_as_text_never_as_markup(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=3, nested=False)
+    hostile = "x<img src=nope onerror=window.pwned=1>.png"
+    (images / "img_000.png").rename(images / hostile)
+    server = LabelServer(images, tmp_path / "session", batch_size=3)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_function("document.querySelectorAll('.card').length == 3",
+                               timeout=120_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.pwned") is None
+        assert hostile in page.locator(".file").all_text_contents()
+    finally:
+        server.stop()

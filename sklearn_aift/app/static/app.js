@@ -18,7 +18,15 @@ async function api(method, url, body) {
   return data;
 }
 
-function showError(err) { document.getElementById("error").textContent = err ? String(err.message || err) : ""; }
+function showError(err) {
+  document.getElementById("error").textContent = err ? String(err.message || err) : "";
+}
+
+// file and class names come from the folder and the command line: never markup
+function esc(text) {
+  return String(text).replace(/[&<>"']/g, ch => ({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
+}
 
 function drawPatches(canvas, patchProba) {
   const ratio = window.devicePixelRatio || 1;
@@ -42,23 +50,28 @@ function drawPatches(canvas, patchProba) {
 function renderSummary() {
   const s = state.status; if (!s) return;
   const counts = s.classes.map((c, i) =>
-    `<span class="count legend"><span style="background:${COLORS[i % COLORS.length]}"></span>${i + 1} ${c}: <b data-class="${c}">${s.counts[c]}</b></span>`).join("");
+    `<span class="count legend"><span style="background:${COLORS[i % COLORS.length]}"></span>` +
+    `${i + 1} ${esc(c)}: <b data-class="${esc(c)}">${s.counts[c]}</b></span>`).join("");
   document.getElementById("summary").innerHTML =
     `${counts}<span class="count">round <b id="round">${s.round}</b></span>` +
-    `<span class="count">batch <b id="batch-progress">${s.batch_labeled}/${state.candidates.length}</b></span>` +
+    `<span class="count">batch <b id="batch-progress">` +
+    `${s.batch_labeled}/${state.candidates.length}</b></span>` +
     `<span class="count">${s.n_images} images</span>`;
   const phase = document.getElementById("phase");
-  phase.textContent = s.message + (s.phase === "fine-tuning" || s.phase === "ranking" ? ` (${s.elapsed.toFixed(0)} s)` : "");
+  const timed = s.phase === "fine-tuning" || s.phase === "ranking";
+  phase.textContent = s.message + (timed ? ` (${s.elapsed.toFixed(0)} s)` : "");
   phase.dataset.phase = s.phase;
   const fill = document.getElementById("bar-fill");
   const busy = ["starting", "loading", "ranking", "fine-tuning"].includes(s.phase);
   fill.classList.toggle("indeterminate", busy && s.progress === null);
   // while labeling the bar shows the batch's progress, while busy the model's
-  const share = s.batch_size ? s.batch_labeled / Math.max(1, state.candidates.length || s.batch_size) : 1;
+  const share = s.batch_labeled / Math.max(1, state.candidates.length || s.batch_size);
   fill.style.width = busy ? (s.progress === null ? "" : `${Math.round(100 * s.progress)}%`)
                           : `${Math.round(100 * (s.phase === "labeling" ? share : 1))}%`;
   document.querySelector("#rounds tbody").innerHTML = s.rounds.filter(r => r.round > 0).map(r =>
-    `<tr><td>${r.round}</td><td>${r.n_labels}</td><td>${r.batch_accuracy === null ? "-" : (100 * r.batch_accuracy).toFixed(0) + " %"}</td><td>${r.training_time.toFixed(1)}</td></tr>`).join("");
+    `<tr><td>${r.round}</td><td>${r.n_labels}</td>` +
+    `<td>${r.batch_accuracy === null ? "-" : (100 * r.batch_accuracy).toFixed(0) + " %"}</td>` +
+    `<td>${r.training_time.toFixed(1)}</td></tr>`).join("");
 }
 
 function renderBatch() {
@@ -67,16 +80,21 @@ function renderBatch() {
   const classes = state.status ? state.status.classes : [];
   state.candidates.forEach((c, i) => {
     const card = document.createElement("div");
-    card.className = "card" + (i === state.selected ? " selected" : "") + (c.label ? " labeled" : "");
+    card.className = "card" + (i === state.selected ? " selected" : "") +
+      (c.label ? " labeled" : "");
     card.dataset.id = c.id;
     card.dataset.index = i;
     card.innerHTML =
       `<img alt="candidate ${i + 1}" src="${c.image_url}">` +
       `<canvas title="patch predictions, sorted"></canvas>` +
-      `<div class="meta"><span>#${i + 1} score ${c.score.toFixed(3)}</span><span>model: ${c.predicted}</span></div>` +
-      `<div class="meta"><span class="label-state">${c.label === null ? "unlabeled" : c.label}</span><span class="file">${c.file}</span></div>` +
+      `<div class="meta"><span>#${i + 1} score ${c.score.toFixed(3)}</span>` +
+      `<span>model: ${esc(c.predicted)}</span></div>` +
+      `<div class="meta"><span class="label-state">` +
+      `${esc(c.label === null ? "unlabeled" : c.label)}</span>` +
+      `<span class="file">${esc(c.file)}</span></div>` +
       `<div class="buttons">${classes.map((name, k) =>
-        `<button data-label="${name}" class="${c.label === name ? "chosen" : ""}">${k + 1} ${name}</button>`).join("")}` +
+        `<button data-label="${esc(name)}" class="${c.label === name ? "chosen" : ""}">` +
+        `${k + 1} ${esc(name)}</button>`).join("")}` +
       `<button data-skip="1" class="${c.label === "skip" ? "chosen" : ""}">s skip</button></div>`;
     card.addEventListener("click", ev => {
       state.selected = i;
@@ -91,7 +109,8 @@ function renderBatch() {
 }
 
 function highlight() {
-  document.querySelectorAll(".card").forEach((card, i) => card.classList.toggle("selected", i === state.selected));
+  document.querySelectorAll(".card").forEach(
+    (card, i) => card.classList.toggle("selected", i === state.selected));
   const el = document.querySelector(".card.selected");
   if (el) el.scrollIntoView({ block: "nearest" });
 }
@@ -145,16 +164,21 @@ function columns() {
   return Math.max(1, n);
 }
 
+function move(step) {
+  state.selected = Math.min(state.candidates.length - 1, Math.max(0, state.selected + step));
+  highlight();
+}
+
 document.addEventListener("keydown", ev => {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const n = state.candidates.length; if (!n || !state.status) return;
   const classes = state.status.classes;
   const digit = parseInt(ev.key, 10);
   if (digit >= 1 && digit <= classes.length) { give(state.selected, classes[digit - 1]); }
-  else if (ev.key === "ArrowRight") { state.selected = Math.min(n - 1, state.selected + 1); highlight(); }
-  else if (ev.key === "ArrowLeft") { state.selected = Math.max(0, state.selected - 1); highlight(); }
-  else if (ev.key === "ArrowDown") { state.selected = Math.min(n - 1, state.selected + columns()); highlight(); }
-  else if (ev.key === "ArrowUp") { state.selected = Math.max(0, state.selected - columns()); highlight(); }
+  else if (ev.key === "ArrowRight") { move(1); }
+  else if (ev.key === "ArrowLeft") { move(-1); }
+  else if (ev.key === "ArrowDown") { move(columns()); }
+  else if (ev.key === "ArrowUp") { move(-columns()); }
   else if (ev.key === "u") { undo(state.selected); }
   else if (ev.key === "s") { skip(state.selected); }
   else return;
@@ -173,7 +197,8 @@ async function poll() {
   try {
     const status = await api("GET", "/api/status");
     state.status = status;
-    if (status.phase === "labeling" && (status.round !== state.round || state.candidates.length === 0)) {
+    const stale = status.round !== state.round || state.candidates.length === 0;
+    if (status.phase === "labeling" && stale) {
       await loadBatch();
     } else if (status.phase !== "labeling" && status.round !== state.round) {
       state.candidates = []; renderBatch();
