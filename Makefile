@@ -15,7 +15,7 @@ WEIGHTS_FILE := mobilenet_v2-b0353104.pth
 WEIGHTS_SHA256 := b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs bench weights install clean
+.PHONY: demo test docs bench weights chromium install clean
 
 demo: install
 	$(VENV)/bin/sklearn-aift demo
@@ -32,7 +32,18 @@ docs: install
 bench: install
 	$(PY) benchmarks/bench_scoring.py
 
-install: $(STAMP) weights
+install: $(STAMP) weights chromium
+
+# Debian's Chromium for the labeling page's browser tests (Playwright drives it
+# through executable_path; Playwright's own browser download cannot work
+# offline). Installed with apt-get when missing; needs root or sudo.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

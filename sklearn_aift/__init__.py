@@ -6,6 +6,7 @@ augmented patches disagree, and fine-tunes the CNN continuously as labels
 arrive, starting from zero labels.
 """
 
+from .app import LabelingCampaign, create_app, generate_token
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
@@ -39,6 +40,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActiveLearner",
+    "LabelingCampaign",
+    "create_app",
+    "generate_token",
     "SessionStore",
     "SessionError",
     "AIFTNet",

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .app._cli import add_label_parser, run_label
+
 __all__ = ["build_parser", "main"]
 
 PROG = "sklearn-aift"
@@ -130,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     parser : argparse.ArgumentParser
-        With the sub-commands ``demo`` and ``compare``; its ``error`` raises
+        With the sub-commands ``demo``, ``compare`` and ``label``; its ``error`` raises
         instead of printing a usage block, so :func:`main` reports one line.
 
     Examples
@@ -145,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Active incremental fine-tuning (AIFT): compare AIFT with random "
         "selection and learning from scratch by simulated annotation.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{demo,compare}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,label}",
+                                parser_class=_Parser)
 
     demo = sub.add_parser(
         "demo",
@@ -235,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU threads for torch (default: torch's own choice)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cluster_arguments(cmp)
+    add_label_parser(sub)
     return parser
 
 
@@ -640,6 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = f"{PROG} {args.command}"
         if args.command == "demo":
             return _cmd_demo(args)
+        if args.command == "label":
+            return run_label(args)
         return _cmd_compare(args)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -70,6 +70,12 @@ SECTIONS = [
         "Simulated annotation against an oracle: the eight-method comparison.",
     ),
     (
+        "sklearn_aift.app",
+        "Labeling app",
+        "``sklearn-aift label``: an AIFT labeling campaign over an image folder and its "
+        "web application.",
+    ),
+    (
         "sklearn_aift.plotting",
         "Plotting",
         "Learning curves, selected-label balance and prediction patterns.",

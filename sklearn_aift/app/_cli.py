@@ -1,0 +1,213 @@
+"""The `sklearn-aift label` sub-command: arguments, default model, serving."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from typing import Any
+
+from ..augment import FrameProtocol
+
+__all__ = ["add_label_parser", "run_label"]
+
+_logger = logging.getLogger("sklearn_aift.label")
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port in 1-65535, got {text!r}")
+    return value
+
+
+def _classes(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if len(names) < 2 or any(not n for n in names):
+        raise argparse.ArgumentTypeError(
+            f"expected at least two comma-separated class names, got {text!r}"
+        )
+    return names
+
+
+def add_label_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``label`` sub-command to an ``add_subparsers`` object.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The ``sklearn-aift`` sub-parsers.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The ``label`` parser.
+
+    Examples
+    --------
+    >>> from sklearn_aift.cli import build_parser
+    >>> args = build_parser().parse_args(["label", "images", "--session", "s"])
+    >>> args.command, args.batch_size, args.host, args.port
+    ('label', 10, '127.0.0.1', 8765)
+    """
+    label = sub.add_parser(
+        "label",
+        help="label a folder of images in the browser, AIFT choosing what to label next",
+        description="Serve a labeling page for IMAGES_DIR: each round shows the images AIFT "
+        "ranks most worth labeling; every label is saved at once in the session folder, the "
+        "model fine-tunes in the background when a batch is complete, and the same command "
+        "resumes the session after any interruption.",
+    )
+    label.add_argument("images_dir", metavar="IMAGES_DIR",
+                       help="folder of images (nested folders allowed)")
+    label.add_argument("--session", required=True, metavar="PATH",
+                       help="session folder: created when missing, resumed when it exists")
+    label.add_argument("--classes", type=_classes, default=["negative", "positive"],
+                       help="comma-separated class names, keys 1, 2, ... (default: "
+                       "negative,positive)")
+    label.add_argument("--labels", metavar="CSV",
+                       help="import labels (CSV: file,label; files relative to IMAGES_DIR) "
+                       "before the first query")
+    label.add_argument("--labels-from-folders", action="store_true",
+                       help="images in a top-level sub-folder named like a class get that "
+                       "class as a known label before the first query")
+    label.add_argument("--batch-size", type=_positive_int, default=10,
+                       help="images per round (default: 10)")
+    label.add_argument("--strategy", default="entropy_diversity_quarter",
+                       help="query strategy of sklearn_aift.strategies (default: %(default)s)")
+    label.add_argument("--backbone", default=None,
+                       help="torchvision model (default: alexnet when its ImageNet weights are "
+                       "available, else the offline mobilenet_v2)")
+    label.add_argument("--weights", default=None,
+                       help="torchvision weights name or state-dict file (default: the "
+                       "backbone's ImageNet weights)")
+    label.add_argument("--input-size", type=_positive_int, default=64,
+                       help="side patches are resized to inside the network (default: 64)")
+    label.add_argument("--patch-size", type=_positive_int, default=64,
+                       help="side of the patches cut from each image (default: 64)")
+    label.add_argument("--n-patches", type=_positive_int, default=21,
+                       help="patches per image: 1, 5, 21, ... (default: 21)")
+    label.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    label.add_argument("--threads", type=_positive_int, default=1,
+                       help="CPU threads for torch (default: 1)")
+    label.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only; any "
+                       "other address requires a token)")
+    label.add_argument("--port", type=_port, default=8765, help="port (default: 8765)")
+    label.add_argument("--token", default=None,
+                       help="access token (generated and printed when another host than "
+                       "127.0.0.1 is given without one)")
+    return label
+
+
+def _alexnet_weights_cached() -> bool:
+    """Whether torchvision's AlexNet ImageNet file is in the hub cache (no download tried)."""
+    import torch.hub
+    from torchvision.models import AlexNet_Weights
+
+    name = os.path.basename(AlexNet_Weights.IMAGENET1K_V1.url)
+    return os.path.isfile(os.path.join(torch.hub.get_dir(), "checkpoints", name))
+
+
+def default_estimator(args: argparse.Namespace) -> tuple[Any, str]:
+    """The model the command starts from, and a sentence saying which it is."""
+    from ..net import AIFTNet
+
+    common = dict(input_size=args.input_size, device=args.device, random_state=0,
+                  max_epochs=5, max_epochs_incremental=3, batch_size=64)
+    if args.backbone is not None:
+        weights = "DEFAULT" if args.weights is None else args.weights
+        weights = None if str(weights).lower() == "none" else weights
+        note = f"model: {args.backbone} with weights {weights!r}"
+        return AIFTNet(args.backbone, weights=weights, **common), note
+    if args.weights is None and _alexnet_weights_cached():
+        return AIFTNet("alexnet", weights="DEFAULT", **common), "model: AlexNet, ImageNet weights"
+    if args.weights is not None:
+        return AIFTNet("alexnet", weights=args.weights, **common), (
+            f"model: AlexNet with weights {args.weights!r}")
+    note = ("AlexNet's ImageNet weights are not available here (not in torch hub's cache), so "
+            "the session starts from the offline ImageNet MobileNetV2 (frozen feature blocks, "
+            "cached activations)")
+    return AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", **common), note
+
+
+def _check_host(host: str, token: str | None) -> str | None:
+    from ._server import generate_token
+
+    if host in LOOPBACK_HOSTS:
+        return token
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return token
+    except ValueError:
+        pass
+    return token if token is not None else generate_token()
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """Run ``sklearn-aift label`` with parsed arguments (serves until interrupted).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From the ``label`` parser.
+
+    Returns
+    -------
+    status : int
+        0 when the server stops normally.
+
+    Raises
+    ------
+    ValueError
+        If the folder, classes, strategy or session do not fit.
+
+    Examples
+    --------
+    >>> # run_label(build_parser().parse_args(["label", "images", "--session", "s"]))
+    """
+    import torch
+    import uvicorn
+
+    from .. import strategies
+    from ._campaign import LabelingCampaign
+    from ._server import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    strategy = getattr(strategies, args.strategy, None)
+    if args.strategy.startswith("_") or not callable(strategy) or args.strategy in (
+        "aift_sampling", "describe_strategy", "patch_proba"
+    ):
+        raise ValueError(f"--strategy must name a query strategy of sklearn_aift.strategies "
+                         f"(e.g. entropy_diversity_quarter, random_sampling); got "
+                         f"{args.strategy!r}.")
+    token = _check_host(args.host, args.token)
+    estimator, note = default_estimator(args)
+    print(note, file=sys.stderr, flush=True)
+    protocol = FrameProtocol(n_patches=args.n_patches, patch_size=args.patch_size)
+    campaign = LabelingCampaign(args.images_dir, args.session, estimator, classes=args.classes,
+                        batch_size=args.batch_size, strategy=strategy, protocol=protocol,
+                        labels=args.labels, labels_from_folders=args.labels_from_folders)
+    app = create_app(campaign, token=token)
+    shown = "[::1]" if args.host == "::1" else args.host
+    url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
+    print(f"open {url}", file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            limit_concurrency=64, timeout_keep_alive=5)
+    uvicorn.Server(config).run()
+    return 0

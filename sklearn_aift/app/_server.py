@@ -1,0 +1,230 @@
+"""The HTTP side of `sklearn-aift label`: a Starlette app over a :class:`LabelingCampaign`.
+
+Every route (page, static files, API, OpenAPI) goes through one token check
+when a token is set; images are served by candidate id only; request bodies
+are bounded before they are read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+
+from ._campaign import LabelingCampaign
+
+__all__ = ["create_app", "generate_token"]
+
+_logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+TOKEN_COOKIE = "aift_token"
+MAX_BODY_BYTES = 4096
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+# formats every browser displays as they are; others are converted to PNG
+_WEB_FORMATS = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                ".gif": "image/gif", ".webp": "image/webp"}
+
+
+def generate_token() -> str:
+    """A new random access token (32 URL-safe characters).
+
+    Returns
+    -------
+    token : str
+
+    Examples
+    --------
+    >>> from sklearn_aift.app import generate_token
+    >>> len(generate_token())
+    32
+    """
+    return secrets.token_urlsafe(24)
+
+
+def _presented_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if "token" in request.query_params:
+        return request.query_params["token"]
+    return request.cookies.get(TOKEN_COOKIE)
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def _read_json(request: Request) -> Any:
+    """The JSON body, read at most ``MAX_BODY_BYTES`` (413 beyond, 400 when not JSON).
+
+    Requiring ``Content-Type: application/json`` makes browsers send a CORS
+    preflight, which this server never answers: another site open in the
+    expert's browser cannot post labels (a form's ``text/plain`` is refused).
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise HTTPException(415, f"Content-Type must be application/json; got {media!r}.")
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise HTTPException(413, f"request body must be at most {MAX_BODY_BYTES} bytes; "
+                                 f"Content-Length is {length!r}.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"request body must be at most {MAX_BODY_BYTES} bytes.")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(400, f"request body must be JSON: {exc}.") from exc
+
+
+def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
+    """Build the labeling web application for a campaign.
+
+    Routes: ``/`` (the page), ``/static/*``, ``GET /api/status``,
+    ``GET /api/batch``, ``POST /api/labels`` (``{"id", "label"}``, or
+    ``{"id", "skip": true}``), ``DELETE /api/labels/{id}`` (undo),
+    ``GET /api/labels.csv``, ``GET /api/history/{id}``, ``GET /api/images/{id}``,
+    and the OpenAPI description at ``/api/docs``.
+
+    Parameters
+    ----------
+    campaign : LabelingCampaign
+        The campaign the app serves.
+    token : str or None, default=None
+        When set, every request (page, static files, API, docs) must present
+        it as ``Authorization: Bearer <token>``, a ``?token=`` query parameter
+        (the page then sets a cookie) or that cookie; others get 401.
+
+    Returns
+    -------
+    app : fastapi.FastAPI
+        An ASGI application (serve it with uvicorn).
+
+    Raises
+    ------
+    ValueError
+        If ``token`` is an empty string.
+
+    Examples
+    --------
+    >>> from sklearn_aift.app import create_app
+    >>> # app = create_app(LabelingCampaign(...), token=generate_token()); uvicorn.run(app)
+    """
+    if token is not None and (not isinstance(token, str) or len(token) < 8):
+        raise ValueError(f"token must be a string of at least 8 characters; got {token!r}.")
+    app = FastAPI(
+        title="sklearn-aift label",
+        description="Label images ranked by AIFT; every label is committed before the reply.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next):  # noqa: ANN001, ANN202
+        if token is None:
+            # without a token the server is for this machine only: refuse other Host
+            # names, so a web page cannot reach it by rebinding its DNS name to 127.0.0.1
+            host = request.headers.get("host", "")
+            name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]")[0]
+            if name not in LOOPBACK_NAMES:
+                return _error(403, f"Host {host!r} is refused: without a token this server "
+                                   f"answers only 127.0.0.1, localhost and [::1].")
+        else:
+            presented = _presented_token(request)
+            if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
+                return _error(401, "missing or wrong token: open the URL printed by "
+                                   "`sklearn-aift label` (it carries ?token=...).")
+        response = await call_next(request)
+        if token is not None and request.query_params.get("token") == token:
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/api/status", summary="Where the campaign stands")
+    def status() -> dict:
+        return campaign.status()
+
+    @app.get("/api/batch", summary="The current batch, most worth labeling first")
+    def batch() -> dict:
+        items = campaign.batch()
+        for item in items:
+            item["image_url"] = f"/api/images/{item['id']}"
+        return {"round": campaign.status()["round"], "candidates": items}
+
+    @app.post("/api/labels", summary="Label (or skip) a candidate; committed before the reply")
+    async def post_label(request: Request) -> dict:
+        body = await _read_json(request)
+        if not isinstance(body, dict) or "id" not in body:
+            raise HTTPException(422, f'body must be a JSON object {{"id": ..., "label": ...}}; '
+                                     f"got {body!r}.")
+        extra = set(body) - {"id", "label", "skip", "annotator"}
+        if extra:
+            raise HTTPException(422, f"unknown field(s) {sorted(extra)}; expected id, label, "
+                                     f"skip, annotator.")
+        annotator = body.get("annotator", "expert")
+        try:
+            if body.get("skip") is True and "label" not in body:
+                return campaign.skip(body["id"], annotator=annotator)
+            if "label" not in body:
+                raise HTTPException(422, 'body needs "label" (or "skip": true).')
+            return campaign.label(body["id"], body["label"], annotator=annotator)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from exc
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    @app.delete("/api/labels/{candidate_id}", summary="Undo a candidate's label or skip")
+    def undo(candidate_id: str) -> dict:
+        try:
+            return campaign.undo(candidate_id)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from exc
+
+    @app.get("/api/labels.csv", summary="Export the labels: file,label,round,time")
+    def labels_csv() -> PlainTextResponse:
+        return PlainTextResponse(
+            campaign.labels_csv(),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
+        )
+
+    @app.get("/api/history/{candidate_id}", summary="Every label given to a candidate")
+    def history(candidate_id: str) -> list:
+        try:
+            return campaign.history(candidate_id)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from exc
+
+    @app.get("/api/images/{candidate_id}", summary="A candidate's image, by id only")
+    def image(candidate_id: str) -> Response:
+        try:
+            path = campaign.image_path(candidate_id)
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from exc
+        media = _WEB_FORMATS.get(path.suffix.lower())
+        if media is not None:
+            return FileResponse(path, media_type=media)
+        with Image.open(path) as im:
+            out = io.BytesIO()
+            im.convert("RGB").save(out, format="PNG")
+        return Response(out.getvalue(), media_type="image/png")
+
+    return app

@@ -1,0 +1,407 @@
+"""The labeling campaign and its HTTP API: durability, token, path safety, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from label_helpers import LabelServer, make_image_folder
+
+from sklearn_aift import AIFTNet, FrameProtocol
+from sklearn_aift.app import LabelingCampaign, create_app
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def tiny_net():
+    return AIFTNet("mobilenet_v3_small", weights=None, input_size=32, max_epochs=1,
+                   max_epochs_incremental=1, batch_size=8, random_state=0)
+
+
+def open_campaign(images, session, **kw):
+    kw.setdefault("batch_size", 3)
+    campaign = LabelingCampaign(images, session, tiny_net(),
+                                protocol=FrameProtocol(n_patches=5, patch_size=32), **kw)
+    assert campaign.wait_idle(120)
+    return campaign
+
+
+@pytest.fixture
+def campaign(tmp_path):
+    campaign = open_campaign(make_image_folder(tmp_path / "images"), tmp_path / "session")
+    yield campaign
+    campaign.close()
+
+
+def label_batch(campaign, labels=("negative", "positive", "negative")):
+    batch = campaign.batch()
+    for candidate, label in zip(batch, labels):
+        campaign.label(candidate["id"], label)
+    assert campaign.wait_idle(120)
+    return batch
+
+
+# -- campaign ----------------------------------------------------------------------------
+def test_batch_is_ranked_and_round_completes(campaign):
+    batch = campaign.batch()
+    assert len(batch) == 3
+    scores = [c["score"] for c in batch]
+    assert scores == sorted(scores, reverse=True)
+    assert all(np.asarray(c["patch_proba"]).shape == (5, 2) for c in batch)
+    label_batch(campaign)
+    status = campaign.status()
+    assert status["completed_rounds"] == 1 and status["round"] == 2
+    assert status["rounds"][0]["n_labels"] == 3
+    assert 0.0 <= status["rounds"][0]["batch_accuracy"] <= 1.0
+    assert campaign.estimator.n_fits_ == 1
+    new_ids = {c["id"] for c in campaign.batch()}
+    assert len(new_ids) == 3 and not new_ids & {c["id"] for c in batch}
+
+
+def test_resume_restores_labels_and_model(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    campaign = open_campaign(images, tmp_path / "session")
+    label_batch(campaign)
+    pending = campaign.batch()[0]
+    campaign.label(pending["id"], "positive")
+    csv_before = campaign.labels_csv()
+    campaign.close()
+    resumed = open_campaign(images, tmp_path / "session")
+    assert resumed.labels_csv() == csv_before
+    assert resumed.estimator.n_fits_ == 1  # the model of the last completed round
+    assert resumed.batch()[0]["id"] == pending["id"]
+    assert resumed.batch()[0]["label"] == "positive"
+    resumed.close()
+
+
+def test_relabel_and_undo_keep_history(campaign):
+    first = campaign.batch()[0]["id"]
+    campaign.label(first, "negative")
+    campaign.label(first, "positive", annotator="second-opinion")
+    campaign.undo(first)
+    kinds = [(e["kind"], e["label"], e["annotator"]) for e in campaign.history(first)]
+    assert kinds == [("label", "negative", "expert"), ("label", "positive", "second-opinion"),
+                     ("undo", None, "expert")]
+    assert campaign.status()["n_labeled"] == 0
+    with pytest.raises(KeyError, match="no label to undo"):
+        campaign.undo(first)
+
+
+def test_grown_folder_joins_pool_at_next_round(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=8)
+    campaign = open_campaign(images, tmp_path / "session")
+    assert campaign.status()["n_images"] == 8
+    make_image_folder(images, n=4, start=100)
+    assert campaign.status()["n_images"] == 8  # not before the round ends
+    label_batch(campaign)
+    assert campaign.status()["n_images"] == 12
+    campaign.close()
+
+
+def test_unreadable_files_are_skipped_with_a_warning(tmp_path, caplog):
+    images = make_image_folder(tmp_path / "images", n=6)
+    (images / "broken.png").write_bytes(b"not an image")
+    with caplog.at_level(logging.WARNING, logger="sklearn_aift.app._campaign"):
+        campaign = open_campaign(images, tmp_path / "session")
+    assert campaign.status()["n_images"] == 6 and campaign.status()["phase"] == "labeling"
+    assert any("broken.png" in r.getMessage() for r in caplog.records)
+    campaign.close()
+
+
+def test_import_labels_trains_before_first_query(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\nimg_000.png,positive\nsub/deeper/img_001.png,negative\n")
+    campaign = open_campaign(images, tmp_path / "session", labels=labels)
+    rows = list(csv.DictReader(io.StringIO(campaign.labels_csv())))
+    assert {(r["file"], r["label"]) for r in rows} == {
+        ("img_000.png", "positive"), ("sub/deeper/img_001.png", "negative")}
+    assert campaign.estimator.n_fits_ == 1
+    assert not {c["file"] for c in campaign.batch()} & {"img_000.png", "sub/deeper/img_001.png"}
+    campaign.close()
+
+
+def test_class_folders_are_labels_only_when_asked(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=6, nested=False)
+    for i, name in enumerate(["positive", "negative", "other"]):
+        make_image_folder(images / name, n=2, nested=False, start=50 + 10 * i)
+    plain = open_campaign(images, tmp_path / "plain")
+    assert plain.status()["n_labeled"] == 0
+    plain.close()
+    campaign = open_campaign(images, tmp_path / "session", labels_from_folders=True)
+    rows = list(csv.DictReader(io.StringIO(campaign.labels_csv())))
+    assert sorted((r["file"].split("/")[0], r["label"]) for r in rows) == [
+        ("negative", "negative")] * 2 + [("positive", "positive")] * 2
+    assert campaign.history(campaign.batch()[0]["id"]) == []
+    campaign.close()
+
+
+def test_import_rejects_unknown_files_and_labels(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("img_000.png,positive\n../secret.png,negative\nimg_002.png,maybe\n")
+    with pytest.raises(ValueError, match=r"2 invalid row.*secret.png.*'maybe'"):
+        open_campaign(images, tmp_path / "session", labels=labels)
+
+
+def test_session_with_other_classes_is_refused(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    open_campaign(images, tmp_path / "session").close()
+    with pytest.raises(ValueError, match="classes=.*benign"):
+        open_campaign(images, tmp_path / "session", classes=["benign", "malignant"])
+
+
+@pytest.mark.parametrize("classes", [["only"], "negative,positive", ["a", "a"], ["a", " b"]])
+def test_bad_classes_are_rejected(tmp_path, classes):
+    with pytest.raises(ValueError, match="classes"):
+        LabelingCampaign(make_image_folder(tmp_path / "images"), tmp_path / "s", tiny_net(),
+                         classes=classes)
+
+
+# -- HTTP API ----------------------------------------------------------------------------
+@pytest.fixture
+def client(campaign):
+    return TestClient(create_app(campaign, token=TOKEN))
+
+
+def auth():
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/status", "/api/batch",
+                                  "/api/labels.csv", "/api/docs", "/api/openapi.json"])
+def test_every_route_needs_the_token(client, path):
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+    assert client.get(path, headers=auth()).status_code == 200
+
+
+def test_page_token_sets_cookie_for_later_calls(client):
+    page = client.get("/?token=" + TOKEN)
+    assert page.status_code == 200 and "sklearn-aift label" in page.text
+    assert client.get("/api/status").status_code == 200  # the cookie now authenticates
+    client.cookies.clear()
+    assert client.get("/api/status").status_code == 401
+
+
+def test_post_and_delete_need_the_token(client, campaign):
+    cid = campaign.batch()[0]["id"]
+    assert client.post("/api/labels", json={"id": cid, "label": "positive"}).status_code == 401
+    assert client.delete(f"/api/labels/{cid}").status_code == 401
+    assert campaign.status()["n_labeled"] == 0
+
+
+def test_images_served_by_id_only(client, campaign):
+    candidate = campaign.batch()[0]
+    response = client.get(f"/api/images/{candidate['id']}", headers=auth())
+    assert response.status_code == 200
+    assert response.content == campaign.image_path(candidate["id"]).read_bytes()
+    for bad in ["../../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "img_000.png",
+                str(campaign.image_path(candidate["id"])), "0" * 32]:
+        r = client.get(f"/api/images/{bad}", headers=auth())
+        assert r.status_code == 404, bad
+        assert b"root:" not in r.content
+
+
+def test_label_via_api_is_committed_before_reply(client, campaign):
+    cid = campaign.batch()[0]["id"]
+    r = client.post("/api/labels", json={"id": cid, "label": "positive"}, headers=auth())
+    assert r.status_code == 200 and r.json()["counts"]["positive"] == 1
+    with sqlite3.connect(campaign.session / "campaign.sqlite") as conn:  # another connection
+        rows = conn.execute("SELECT candidate, label FROM events").fetchall()
+    assert rows == [(cid, "positive")]
+    r = client.delete(f"/api/labels/{cid}", headers=auth())
+    assert r.status_code == 200 and r.json()["n_labeled"] == 0
+    exported = client.get("/api/labels.csv", headers=auth())
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.text == "file,label,round,time\n"
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"id": "ID", "label": "maybe"}, 422, "label must be one of \\['negative', 'positive'\\]; "
+                                          "got 'maybe'"),
+    ({"id": "ID", "label": 1}, 422, "got 1"),
+    ({"id": "nope", "label": "positive"}, 404, "no candidate with id 'nope'"),
+    ({"id": "ID"}, 422, "needs \"label\""),
+    ({"id": "ID", "label": "positive", "path": "/etc"}, 422, "unknown field"),
+    (["ID", "positive"], 422, "JSON object"),
+])
+def test_bad_labels_get_clear_4xx(client, campaign, body, status, message):
+    cid = campaign.batch()[0]["id"]
+    if isinstance(body, dict) and body.get("id") == "ID":
+        body = dict(body, id=cid)
+    r = client.post("/api/labels", json=body, headers=auth())
+    assert r.status_code == status
+    assert re.search(message, r.json()["detail"])
+    assert campaign.status()["n_labeled"] == 0
+
+
+def test_body_is_bounded_and_must_be_json(client, campaign):
+    big = '{"id": "' + "x" * 10_000 + '", "label": "positive"}'
+    r = client.post("/api/labels", content=big, headers=dict(auth(), **{
+        "Content-Type": "application/json"}))
+    assert r.status_code == 413 and "4096 bytes" in r.json()["detail"]
+    r = client.post("/api/labels", content=b"not json", headers=dict(auth(), **{
+        "Content-Type": "application/json"}))
+    assert r.status_code == 400 and "must be JSON" in r.json()["detail"]
+
+
+def test_form_posts_from_other_sites_are_refused(client, campaign):
+    cid = campaign.batch()[0]["id"]
+    body = '{"id": "%s", "label": "positive"}' % cid
+    r = client.post("/api/labels", content=body, headers=dict(auth(), **{
+        "Content-Type": "text/plain"}))
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    assert campaign.status()["n_labeled"] == 0
+
+
+def test_without_token_only_loopback_host_names_are_answered(campaign):
+    local = TestClient(create_app(campaign), base_url="http://127.0.0.1:8765")
+    assert local.get("/api/status").status_code == 200
+    assert local.get("/api/status", headers={"Host": "localhost:8765"}).status_code == 200
+    rebound = local.get("/api/status", headers={"Host": "evil.example:8765"})
+    assert rebound.status_code == 403 and "evil.example" in rebound.json()["detail"]
+
+
+def test_skip_completes_the_batch_and_is_not_proposed_again(campaign):
+    batch = campaign.batch()
+    campaign.skip(batch[0]["id"])
+    for candidate in batch[1:]:
+        campaign.label(candidate["id"], "positive")
+    assert campaign.wait_idle(120)
+    status = campaign.status()
+    assert status["completed_rounds"] == 1 and status["n_skipped"] == 1
+    assert status["rounds"][0]["n_labels"] == 2
+    assert batch[0]["id"] not in {c["id"] for c in campaign.batch()}
+    assert "skip" not in campaign.labels_csv()
+
+
+def test_concurrent_labels_from_two_tabs(client, campaign):
+    batch = campaign.batch()
+    contested = batch[0]["id"]
+    errors = []
+
+    def tab(label, ids):
+        try:
+            for _ in range(10):
+                for cid in ids:
+                    r = client.post("/api/labels", json={"id": cid, "label": label},
+                                    headers=auth())
+                    assert r.status_code == 200
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tab, args=("negative", [contested])),
+               threading.Thread(target=tab, args=("positive", [contested]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    history = campaign.history(contested)
+    assert len(history) == 20  # every answer is kept
+    rows = list(csv.DictReader(io.StringIO(campaign.labels_csv())))
+    assert [r["label"] for r in rows] == [history[-1]["label"]]  # the last answer wins, once
+
+
+# -- the server process ------------------------------------------------------------------
+def test_kill_9_mid_fine_tune_then_resume(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=4)
+    try:
+        batch = server.json("GET", "/api/batch")["candidates"]
+        for candidate, label in zip(batch, ["negative", "positive", "negative", "positive"]):
+            server.json("POST", "/api/labels", {"id": candidate["id"], "label": label})
+        server.kill()  # the last reply is in: fine-tuning has just started
+        with sqlite3.connect(session / "campaign.sqlite") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM rounds").fetchone() == (0,)
+            assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (4,)
+        server = LabelServer(images, session, batch_size=4)
+        status = server.wait_until(lambda s: s["completed_rounds"] == 1, timeout=120)
+        assert status["n_labeled"] == 4 and status["round"] == 2
+        exported = server.request("GET", "/api/labels.csv")[1].decode()
+        assert {r["file"] for r in csv.DictReader(io.StringIO(exported))} == {
+            c["file"] for c in batch}
+        next_batch = server.json("GET", "/api/batch")["candidates"]
+        assert len(next_batch) == 4 and not {c["id"] for c in next_batch} & {
+            c["id"] for c in batch}
+    finally:
+        server.stop()
+
+
+def test_non_loopback_host_generates_a_token(tmp_path):
+    from sklearn_aift.app._cli import _check_host
+
+    assert _check_host("127.0.0.1", None) is None
+    assert _check_host("::1", None) is None
+    generated = _check_host("0.0.0.0", None)
+    assert isinstance(generated, str) and len(generated) >= 32
+    assert _check_host("0.0.0.0", "mine-1234") == "mine-1234"
+
+
+class _RecordingNet:
+    """A stand-in model that records the size of each prediction."""
+
+    def __init__(self):
+        self.sizes = []
+
+    def get_params(self, deep=True):
+        return {"classes": [0, 1], "activation_cache": "auto"}
+
+    def predict_patch_proba(self, X):
+        self.sizes.append(len(X))
+        p = np.linspace(0.2, 0.8, len(X) * X.shape[1]).reshape(len(X), X.shape[1], 1)
+        return np.concatenate([1 - p, p], axis=-1)
+
+
+def test_first_feature_pass_reports_progress(tmp_path, caplog):
+    from sklearn_aift import entropy
+
+    images = make_image_folder(tmp_path / "images", n=100, nested=False)
+    net = _RecordingNet()
+    with caplog.at_level(logging.INFO, logger="sklearn_aift.app._campaign"):
+        campaign = LabelingCampaign(images, tmp_path / "session", net, batch_size=3,
+                                    protocol=FrameProtocol(n_patches=1, patch_size=16),
+                                    strategy=entropy)
+        campaign.wait_idle(60)
+    assert net.sizes[:2] == [64, 36]  # the whole pool chunk by chunk, before the ranking
+    messages = [r.getMessage() for r in caplog.records]
+    assert "computing the features of the pool: 64/100 images" in messages
+    assert len(campaign.batch()) == 3
+    campaign.close()
+
+
+def test_command_on_all_interfaces_prints_a_generated_token(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=6)
+    server = LabelServer(images, tmp_path / "session", "--host", "0.0.0.0", wait=False)
+    try:
+        deadline = time.monotonic() + 120
+        while "open http" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        out = server.output()
+        assert "offline ImageNet MobileNetV2" not in out  # the tests pass --backbone
+        assert "model: mobilenet_v3_small" in out
+        url = re.search(r"open (http://0\.0\.0\.0:\d+/\?token=(\S+))", out)
+        assert url, out
+        server.token = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                code = server.request("GET", "/api/status")[0]
+                break
+            except OSError:  # not listening yet
+                time.sleep(0.2)
+        assert code == 401
+        server.token = url.group(2)
+        server.wait_until(lambda s: s["phase"] == "labeling", timeout=120)
+    finally:
+        server.stop()
