@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPU threads for torch (default: torch's own choice)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cluster_arguments(cmp)
-    add_label_parser(sub)
+    _add_cluster_arguments(add_label_parser(sub))
     return parser
 
 
@@ -258,6 +258,19 @@ def _cluster(args: argparse.Namespace):
     from .parallel import dask_backend
 
     return dask_backend(args.scheduler, args.workers)
+
+
+@contextlib.contextmanager
+def _cluster_or_usage_error(args: argparse.Namespace):
+    """Enter :func:`_cluster`, reporting a cluster that cannot be used as one line."""
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(_cluster(args))
+        except (ValueError, ImportError, OSError) as exc:
+            raise UsageError(f"cannot use the Dask cluster: {_one_line(exc)}") from None
+        if client is not None:
+            print(f"Scoring the pool on a Dask cluster: {client}", flush=True)
+        yield client
 
 
 # ---------------------------------------------------------------------------
@@ -601,13 +614,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "full_data": args.full_data,
     }
-    with contextlib.ExitStack() as stack:
-        try:
-            client = stack.enter_context(_cluster(args))
-        except (ValueError, ImportError, OSError) as exc:
-            raise UsageError(f"cannot use the Dask cluster: {_one_line(exc)}") from None
-        if client is not None:
-            print(f"Scoring the pool on a Dask cluster: {client}", flush=True)
+    with _cluster_or_usage_error(args):
         return _run(args, settings=settings, dataset_note=note, X_pool=X_pool, y_pool=y_pool,
                     X_test=X_test, y_test=y_test, estimator=estimator, out_dir=out_dir,
                     title=f"sklearn-aift compare on {note}")
@@ -645,7 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _cmd_demo(args)
         if args.command == "label":
-            return run_label(args)
+            with _cluster_or_usage_error(args):
+                return run_label(args)
         return _cmd_compare(args)
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
