@@ -312,7 +312,9 @@ def test_cli_compare_scores_on_the_scheduler(client, tmp_path, capsys):
     from sklearn_aift.cli import main
 
     argv = ["compare", "--dataset", "synthetic", "--n-candidates", "40", "--rounds", "1",
-            "--batch-size", "4", "--seeds", "1", "--methods", "entropy_diversity_quarter",
+            # the paper's criterion from round 1: the default would pick its first batches at
+            # random (the cold start) and score nothing
+            "--batch-size", "4", "--seeds", "1", "--methods", "diversity_quarter_paper",
             "--backbone", "mobilenet_v3_small", "--weights", "none", "--input-size", "32",
             "--patch-size", "32", "--epochs", "1", "--epochs-incremental", "1", "--quiet",
             "--out", str(tmp_path / "out"), "--scheduler", client.scheduler.address]
