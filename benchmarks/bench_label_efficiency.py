@@ -167,10 +167,14 @@ def describe(ds, setting, results, targets, wall, n_test):
     s = targets["savings"]
     full = targets["full_budget"]
     ref_auc = s["ift_random"]["target"]
+    compute = sum(float(r.get(k) or 0.0) for r in results
+                  for k in ("score_time", "train_time", "eval_time"))
     lines = [
         f"#### {setting}", "",
         f"{len(results.seeds)} seeds, {full} labels at most, test set of {n_test} "
-        f"candidates; wall time {wall / 60:.1f} min.", "",
+        f"candidates; {compute / 60:.1f} min spent scoring, fine-tuning and evaluating "
+        f"(summed over the rows, so resuming a run does not change it; this invocation: "
+        f"{wall / 60:.1f} min).", "",
         format_metric_table(results, budgets_of(results), markdown=True), "",
         f"Labels needed to first reach IFT Random's mean AUC at {full} labels "
         f"({ref_auc:.3f}); saving = 1 - labels / {full}:", "",
@@ -216,10 +220,10 @@ def plot(ds, setting, results, path):
     matplotlib.use("Agg")
     from sklearn_aift.plotting import plot_learning_curves
 
-    ax = plot_learning_curves(results)
-    ax.set_title(f"{ds.name}, {setting}")
-    ax.figure.savefig(path, dpi=110, bbox_inches="tight")
-    matplotlib.pyplot.close(ax.figure)
+    fig = plot_learning_curves(results)
+    fig.suptitle(f"{ds.name}, {setting}")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    matplotlib.pyplot.close(fig)
 
 
 def update_results_md(section_lines):

@@ -47,8 +47,8 @@ class _Parser(argparse.ArgumentParser):
 # The demo: the default strategy against IFT Random on the realistic synthetic pool
 # (mostly negatives, some hard), 100 labels per method, last block fine-tuned.
 DEMO = {
-    "n_pool": 300,
-    "n_test": 150,
+    "n_pool": 200,
+    "n_test": 100,
     "methods": ["entropy_diversity_quarter", "ift_random"],
     "rounds": 10,
     "batch_size": 10,
@@ -161,9 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="aift-demo-results", metavar="DIR",
                       help="output folder (default: %(default)s)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    demo.add_argument("--threads", type=_positive_int, default=1,
-                      help="CPU threads for torch (default: 1, which keeps the demo fast on a "
-                      "busy machine; 2 or more on an idle multi-core one)")
+    demo.add_argument("--threads", type=_positive_int, default=min(2, os.cpu_count() or 1),
+                      help="CPU threads for torch (default: 2, or 1 on a one-core machine; use "
+                      "1 on a machine busy with other jobs, where more threads run slower)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     cmp = sub.add_parser(
