@@ -90,7 +90,7 @@ def test_entry_point_reports_errors_without_traceback(tmp_path):
 
 def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    assert main(["demo", "--quick", "--quiet", "--threads", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "AUC" in text and "AIFT Diversity 1/4" in text and "IFT Random" in text
     assert "saving" in text
@@ -102,7 +102,7 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     assert {r["method"] for r in rows} == {"diversity_quarter", "ift_random"}
     assert all(0 <= r["auc"] <= 1 for r in rows)
     # the same command again continues from the store: nothing to compute, the same table
-    assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    assert main(["demo", "--quick", "--quiet", "--threads", "1", "--out", str(out)]) == 0
     assert json.loads((out / "results.json").read_text()) == rows
 
 
