@@ -47,8 +47,8 @@ class _Parser(argparse.ArgumentParser):
 # The demo: the default strategy against IFT Random on the realistic synthetic pool
 # (mostly negatives, some hard), 100 labels per method, last block fine-tuned.
 DEMO = {
-    "n_pool": 200,
-    "n_test": 100,
+    "n_pool": 150,
+    "n_test": 60,
     "methods": ["entropy_diversity_quarter", "ift_random"],
     "rounds": 10,
     "batch_size": 10,
