@@ -19,10 +19,12 @@ def new_seed_base(est) -> int:
         return int(est.random_state.randint(np.iinfo(np.int32).max))
     return int(est.random_state)
 
+
 def initial_signature(est, n_classes: int) -> tuple:
     rs = est.random_state if isinstance(est.random_state, (int, np.integer)) else None
     weights = os.fspath(est.weights) if isinstance(est.weights, os.PathLike) else est.weights
     return (est.backbone, weights, int(n_classes), rs)
+
 
 def build_module(est, n_classes: int, seed_base: int, *, load_weights: bool = True):
     bb = build_backbone(
@@ -34,6 +36,7 @@ def build_module(est, n_classes: int, seed_base: int, *, load_weights: bool = Tr
         load_weights=load_weights,
     )
     return _AIFTModule(bb, bb.native_size)
+
 
 def input_size_for(est, module: _AIFTModule) -> tuple:
     size = est.input_size
@@ -50,6 +53,7 @@ def input_size_for(est, module: _AIFTModule) -> tuple:
             f"input_size >= {max(low)} (or None for {module.native_size[0]} px)."
         )
     return size
+
 
 def n_frozen_for(est, module: _AIFTModule) -> int:
     """The number of frozen blocks ``freeze`` means for ``module``."""
@@ -71,6 +75,7 @@ def n_frozen_for(est, module: _AIFTModule) -> int:
         )
     return n_frozen
 
+
 def configure(est, module: _AIFTModule, device: torch.device) -> _AIFTModule:
     """Apply the current freeze/input_size/amp/device settings to ``module``.
 
@@ -86,6 +91,7 @@ def configure(est, module: _AIFTModule, device: torch.device) -> _AIFTModule:
     module._setting = setting
     return module
 
+
 def initial_module(est, n_classes: int) -> tuple[_AIFTModule, int]:
     """The network before any fit (M0), built once per signature."""
     signature = initial_signature(est, n_classes)
@@ -96,6 +102,7 @@ def initial_module(est, n_classes: int) -> tuple[_AIFTModule, int]:
     module = build_module(est, n_classes, seed_base).eval()
     est._initial = (signature, module, seed_base)
     return module, seed_base
+
 
 def inference_module(est, device: torch.device) -> _AIFTModule:
     if hasattr(est, "net_"):

@@ -34,7 +34,7 @@ from ._building import build_module, cache_for, configure, inference_module, ini
 from ._inference import forward_candidates, head_input_hook, n_patches
 from ._module import _AIFTModule
 from ._schedule import learning_rate_plan
-from ._training import _n_outputs, _positive_int, fit_network, make_skorch_net
+from ._training import fit_network, make_skorch_net
 
 __all__ = ["AIFTNet"]
 
@@ -811,3 +811,12 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def _n_outputs(module: _AIFTModule) -> int:
+    head = module.backbone.get_submodule(module.head_name)
+    return int(head.out_features if isinstance(head, nn.Linear) else head.out_channels)

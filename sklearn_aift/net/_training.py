@@ -10,7 +10,12 @@ import torch
 from skorch import NeuralNet
 from torch import nn
 
-from ..candidates import candidate_keys, check_candidate_labels, check_candidates
+from ..candidates import (
+    candidate_keys,
+    check_candidate_labels,
+    check_candidates,
+    iter_candidate_batches,
+)
 from ._building import _derive_seed, cache_for, configure, initial_module
 from ._data import ActivationDataset, PatchDataset, keep_batch
 from ._inference import frozen_activations, n_patches
@@ -41,6 +46,7 @@ def continuing(est, partial: bool) -> bool:
     if est.classes is not None and not _same_labels(_unique(est.classes), est.classes_):
         return False
     return True
+
 
 def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
     est._check_all_params()
@@ -74,7 +80,11 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
         optimizer_state = None
     check_batch_size(est, module)
     if fit_index == 0 and est.weights is None:
-        module.calibrate_norms(_pixel_batches(X, int(est.batch_size)))
+        per_batch = max(1, int(est.batch_size) // n_patches(X))
+        module.calibrate_norms(
+            torch.from_numpy(np.ascontiguousarray(batch.reshape(-1, *batch.shape[-3:])))
+            for _, batch in iter_candidate_batches(X, per_batch)
+        )
     y_enc = np.searchsorted(classes_, y)
     base, gamma, epochs = learning_rate_plan(est, fit_index)
     if partial:
@@ -109,6 +119,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
     est.n_fits_ = fit_index + 1
     return est
 
+
 def check_batch_size(est, module: _AIFTModule) -> None:
     trainable_norms = any(
         isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None
@@ -121,6 +132,7 @@ def check_batch_size(est, module: _AIFTModule) -> None:
             f"trainable blocks of {module.name!r} (they need at least 2 patches per batch); "
             f"use batch_size >= 2, or freeze those blocks."
         )
+
 
 def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
                      from_cache: bool, before: dict, fit_index: int) -> None:
@@ -146,12 +158,12 @@ def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
         f"before this fit were kept."
     )
 
+
 def first_classes(est, y: np.ndarray, classes: Any) -> np.ndarray:
     source = classes if classes is not None else est.classes
     if source is not None:
         classes_ = np.unique(np.asarray(source))
-        name = "classes"
-        _check_known_labels(y, classes_, name=name)
+        _check_known_labels(y, classes_, name="classes")
     else:
         classes_ = np.unique(y)
     if len(classes_) < 2:
@@ -161,6 +173,7 @@ def first_classes(est, y: np.ndarray, classes: Any) -> np.ndarray:
         )
     return classes_
 
+
 def training_dataset(est, module, X, y_enc, cache, device):
     if cache is None:
         return PatchDataset(X, y_enc, n_patches(X))
@@ -168,6 +181,7 @@ def training_dataset(est, module, X, y_enc, cache, device):
     acts = frozen_activations(module, X, rows, candidate_keys(X), cache, device,
                               int(est.batch_size))
     return ActivationDataset(acts, y_enc)
+
 
 def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
     callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
@@ -193,28 +207,9 @@ def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool
         **est._skorch_kwargs(),
     )
 
-# ------------------------------------------------------------------ checkpoints
-
-def _pixel_batches(X: Any, batch_size: int):
-    """Raw patches of ``X`` as tensors of about ``batch_size`` patches."""
-    m = n_patches(X)
-    per_batch = max(1, batch_size // m)
-    for start in range(0, len(X), per_batch):
-        raw = np.asarray(X[np.arange(start, min(start + per_batch, len(X)))])
-        yield torch.from_numpy(np.require(raw.reshape(-1, *raw.shape[-3:]), requirements=["C"]))
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
-
 
 def _unique(labels: Any) -> np.ndarray:
     return np.unique(np.asarray(labels))
-
-
-def _n_outputs(module: _AIFTModule) -> int:
-    head = module.backbone.get_submodule(module.head_name)
-    return int(head.out_features if isinstance(head, nn.Linear) else head.out_channels)
 
 
 def _same_labels(a: np.ndarray, b: np.ndarray) -> bool:
