@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from ._argtypes import any_int as _int
+from ._argtypes import fraction as _fraction
+from ._argtypes import positive_float as _positive_float
+from ._argtypes import positive_int as _positive_int
 from .app._cli import add_label_parser, run_label
 
 __all__ = ["build_parser", "main"]
@@ -87,27 +91,6 @@ def _methods_arg(values: Sequence[str]) -> list[str]:
     if not methods:
         raise UsageError("--methods is empty")
     return methods
-
-
-def _number(convert: Any, accept: Any, expected: str) -> Any:
-    """An argparse ``type`` converting with ``convert`` and checking with ``accept``."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-_int = _number(int, lambda v: True, "an integer")
-_fraction = _number(float, lambda v: 0 < v < 1, "a number in (0, 1)")
-_positive_float = _number(float, lambda v: v > 0, "a positive number")
 
 
 def build_parser() -> argparse.ArgumentParser:

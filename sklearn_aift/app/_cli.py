@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from .._argtypes import positive_int as _positive_int
 from ..augment import FrameProtocol
 
 __all__ = ["add_label_parser", "run_label"]
@@ -16,16 +17,6 @@ __all__ = ["add_label_parser", "run_label"]
 _logger = logging.getLogger("sklearn_aift.label")
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _port(text: str) -> int:
