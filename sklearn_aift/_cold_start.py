@@ -67,16 +67,13 @@ def in_cold_start(learner: Any, min_per_class: int) -> bool:
     return any(held.get(c, 0) < min_per_class for c in np.asarray(classes).tolist())
 
 
-def candidate_features(learner: Any, X: Any, *, check: bool = False) -> Any:
-    """``embed(X)`` of the learner or its estimator, or None when neither has it.
-
-    With ``check``, only say (True/False) whether one of them has ``embed``.
-    """
+def embedder(learner: Any) -> Any:
+    """The ``embed`` method of the learner or its estimator, or None when neither has one."""
     for owner in (learner, getattr(learner, "estimator", None)):
         embed = getattr(owner, "embed", None)
         if callable(embed):
-            return True if check else np.asarray(embed(X), dtype=np.float64)
-    return False if check else None
+            return embed
+    return None
 
 
 def representative_order(features: np.ndarray, n_instances: int,

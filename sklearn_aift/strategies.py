@@ -60,7 +60,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._cold_start import candidate_features, in_cold_start, representative_order
+from ._cold_start import embedder, in_cold_start, representative_order
 from ._strategy_inputs import (
     _check_n_instances,
     _on_remaining,
@@ -162,13 +162,15 @@ class _Strategy:
             scores = _rng(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
             return keep[order], scores[order]
-        if not candidate_features(learner, None, check=True):
+        embed = embedder(learner)
+        if embed is None:
             logger.warning(
                 "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
                 "representative batch; ranking by the AIFT criterion instead.", self.__name__,
             )
             return None
-        features = _on_remaining(lambda X: candidate_features(learner, X), X_pool, keep, n_pool)
+        features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
+                                 n_pool)
         order, shares = representative_order(features, n_instances, _rng(seed))
         return keep[order], shares
 
