@@ -405,3 +405,28 @@ def test_command_on_all_interfaces_prints_a_generated_token(tmp_path):
         server.wait_until(lambda s: s["phase"] == "labeling", timeout=120)
     finally:
         server.stop()
+
+
+def test_batch_says_random_start_until_every_class_has_five_labels(tmp_path):
+    """The first batches are the strategy's random start and say so; recent() lists decisions."""
+    images = make_image_folder(tmp_path / "images", n=24, nested=False)
+    campaign = open_campaign(images, tmp_path / "session", batch_size=6)
+    try:
+        batch = campaign.batch()
+        assert {c["selection"] for c in batch} == {"random start"}
+        for i, c in enumerate(batch):
+            campaign.label(c["id"], "positive" if i % 2 else "negative")
+        recent = campaign.recent(4)
+        assert [r["id"] for r in recent] == [c["id"] for c in batch[::-1][:4]]
+        assert recent[0]["label"] == "positive" and recent[0]["round"] == 1
+        assert campaign.status()["n_events"] == 6
+        assert campaign.wait_idle()
+        # 3 labels per class after round 1: still the random start
+        assert {c["selection"] for c in campaign.batch()} == {"random start"}
+        for i, c in enumerate(campaign.batch()):
+            campaign.label(c["id"], "positive" if i % 2 else "negative")
+        assert campaign.wait_idle()
+        assert campaign.status()["counts"] == {"negative": 6, "positive": 6}
+        assert {c["selection"] for c in campaign.batch()} == {"ranked"}
+    finally:
+        campaign.close()

@@ -478,14 +478,60 @@ class LabelingCampaign:
         with self._lock:
             round_ = self._round
         current = self._store.current()
+        rows = self._store.batch(round_)
+        selection = self._selection({c["id"] for c in rows}, current)
         out = []
-        for c in self._store.batch(round_):
+        for c in rows:
             event = current.get(c["id"], {})
             kind = event.get("kind")
             c["label"] = event["label"] if kind == "label" else ("skip" if kind == "skip" else None)
             c["round"] = round_
+            c["selection"] = selection
             out.append(c)
         return out
+
+    def _selection(self, batch_ids: set[str], current: dict[str, dict[str, Any]]) -> str:
+        """How a batch was chosen: ``"random start"`` while the strategy's cold start ran.
+
+        The strategy saw the labels given before the batch was drawn, i.e. every
+        current label outside the batch.
+        """
+        per_class = getattr(self.strategy, "cold_start_per_class", 0)
+        if getattr(self.strategy, "cold_start", None) is None or per_class < 1:
+            return "ranked"
+        held = {name: 0 for name in self.classes}
+        for candidate, event in current.items():
+            if event["kind"] == "label" and candidate not in batch_ids:
+                held[event["label"]] += 1
+        if min(held.values()) < per_class:
+            return f"{self.strategy.cold_start} start"
+        return "ranked"
+
+    def recent(self, limit: int = 30) -> list[dict[str, Any]]:
+        """The latest decisions (labels and skips), newest first, earlier rounds included.
+
+        Parameters
+        ----------
+        limit : int, default=30
+            How many decisions at most.
+
+        Returns
+        -------
+        decisions : list of dict
+            ``id``, ``file``, ``label`` (a class name or ``"skip"``), ``round``,
+            ``time``, ``annotator`` of each candidate's current decision.
+
+        Examples
+        --------
+        >>> # campaign.recent(10)  # see LabelingCampaign
+        """
+        decided = [(c, e) for c, e in self._store.current().items()
+                   if e["kind"] in ("label", "skip")]
+        return [
+            {"id": c, "file": e["file"], "label": e["label"] if e["kind"] == "label" else "skip",
+             "round": e["round"], "time": e["time"], "annotator": e["annotator"]}
+            for c, e in reversed(decided[-limit:])
+        ]
 
     def _check_candidate(self, candidate_id: Any) -> str:
         if not isinstance(candidate_id, str) or candidate_id not in self._files:
@@ -671,7 +717,10 @@ class LabelingCampaign:
             ``batch_labeled``; ``phase`` (``starting``, ``loading``,
             ``ranking``, ``labeling``, ``fine-tuning``, ``done`` or
             ``error``), ``message``, ``progress`` (0-1 estimate or None),
-            ``elapsed`` (seconds in this phase).
+            ``elapsed`` (seconds in this phase); ``session`` (the session
+            folder's name), ``n_events`` (label, skip and undo events so far:
+            it changes whenever any client records one),
+            ``cold_start_per_class``.
 
         Examples
         --------
@@ -695,6 +744,9 @@ class LabelingCampaign:
         batch = self._store.batch(round_)
         rounds = self._store.rounds()
         return {
+            "session": self.session.resolve().name,
+            "n_events": self._store.n_events(),
+            "cold_start_per_class": getattr(self.strategy, "cold_start_per_class", 0),
             "classes": list(self.classes),
             "counts": counts,
             "n_labeled": sum(counts.values()),

@@ -198,6 +198,12 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
         except KeyError as exc:
             raise HTTPException(404, exc.args[0]) from exc
 
+    @app.get("/api/recent", summary="The latest decisions, newest first")
+    def recent(limit: int = 30) -> list:
+        if not 1 <= limit <= 1000:
+            raise HTTPException(422, f"limit must be in 1-1000; got {limit}.")
+        return campaign.recent(limit)
+
     @app.get("/api/labels.csv", summary="Export the labels: file,label,round,time")
     def labels_csv() -> PlainTextResponse:
         return PlainTextResponse(
