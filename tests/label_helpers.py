@@ -44,8 +44,9 @@ class LabelServer:
     """``sklearn-aift label`` in a subprocess (so it can be killed with SIGKILL)."""
 
     def __init__(self, images: Path, session: Path, *extra: str, batch_size: int = 4,
-                 token: str | None = None, log: Path | None = None, wait: bool = True) -> None:
-        self.port = free_port()
+                 token: str | None = None, log: Path | None = None, wait: bool = True,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
         self.token = token
         args = [sys.executable, "-m", "sklearn_aift.cli", "label", str(images), "--session",
                 str(session), "--batch-size", str(batch_size), "--port", str(self.port),
@@ -53,7 +54,7 @@ class LabelServer:
         if token:
             args += ["--token", token]
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-        self.log = open(log or session.parent / f"server-{self.port}.log", "wb")
+        self.log = open(log or session.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"

@@ -83,7 +83,8 @@ def test_two_rounds_by_keyboard_undo_export_and_resume_after_sigkill(tmp_path, b
         label_round_with_keyboard(page, ["1"])
         page.keyboard.press("ArrowLeft")
         page.keyboard.press("u")
-        page.wait_for_function("document.querySelectorAll('.card.labeled').length == 0")
+        page.wait_for_function("document.querySelectorAll('.card.labeled').length == 0 && "
+                               "document.querySelector('#saved-at').dataset.waiting == '0'")
         assert [k for k, _, _ in events(session)][-2:] == ["label", "undo"]
 
         with page.expect_download() as download:
@@ -132,5 +133,192 @@ def test_file_names_are_shown_as_text_never_as_markup(tmp_path, browser):
         page.wait_for_timeout(300)
         assert page.evaluate("window.pwned") is None
         assert hostile in page.locator(".file").all_text_contents()
+    finally:
+        server.stop()
+
+
+def labeled_events(session):
+    with sqlite3.connect(session / "campaign.sqlite") as conn:
+        return conn.execute("SELECT candidate, kind, label FROM events ORDER BY seq").fetchall()
+
+
+def batch_ids(page):
+    return page.eval_on_selector_all(".card", "cards => cards.map(c => c.dataset.id)")
+
+
+def test_five_fast_keys_label_five_cards_in_order(tmp_path, browser):
+    """Keys pressed before the server answers any of them still label the cards they meant."""
+    images = make_image_folder(tmp_path / "images", n=12)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=5)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_function("document.querySelectorAll('.card').length == 5 && "
+                               "document.querySelector('#phase').dataset.phase == 'labeling'",
+                               timeout=120_000)
+        ids = batch_ids(page)
+        held, release = [], []
+
+        def hold_until_released(route):
+            if release:
+                route.continue_()
+            else:
+                held.append(route)
+
+        page.route("**/api/labels", hold_until_released)
+        page.evaluate("window.keyTimes = []; document.addEventListener('keydown', "
+                      "() => window.keyTimes.push(performance.now()), true)")
+        for key in ["1", "2", "2", "1", "2"]:
+            page.keyboard.press(key)
+        spread = page.evaluate("keyTimes[keyTimes.length - 1] - keyTimes[0]")
+        # every card shows its label at once, although no save was answered yet
+        assert page.locator(".card.labeled").count() == 5
+        assert page.locator(".card .save.saving").count() == 5
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '5'")
+        # the first request is on its way, the others wait for it: one at a time, in order
+        page.wait_for_timeout(200)
+        assert len(held) == 1
+        release.append(True)
+        held[0].continue_()
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'",
+                               timeout=30_000)
+        stored = labeled_events(session)
+        assert stored == [(i, "label", lab) for i, lab in
+                          zip(ids, ["negative", "positive", "positive", "negative", "positive"])]
+        assert spread < 1000  # five keys in quick succession (typically a few ms)
+    finally:
+        server.stop()
+
+
+def test_undo_withdraws_the_last_decision_not_the_selected_card(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=12)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=BATCH)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        wait_round_ready(page, 1)
+        ids = batch_ids(page)
+        page.keyboard.press("1")            # card 0
+        page.keyboard.press("ArrowRight")   # skip over card 1
+        page.keyboard.press("2")            # card 2: the last decision
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")    # the selection is back on card 0
+        page.keyboard.press("u")
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0' && "
+                               "document.querySelectorAll('.card.labeled').length == 1")
+        assert labeled_events(session) == [(ids[0], "label", "negative"),
+                                           (ids[2], "label", "positive"),
+                                           (ids[2], "undo", None)]
+        # Backspace undoes the decision before that one
+        page.keyboard.press("Backspace")
+        page.wait_for_function("document.querySelectorAll('.card.labeled').length == 0")
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        assert labeled_events(session)[-1] == (ids[0], "undo", None)
+        # the recent-decisions strip reaches a decision and relabels it in the viewer
+        page.keyboard.press("1")
+        page.wait_for_function("document.querySelectorAll('#recent-list button').length == 1")
+        page.click("#recent-list button")
+        page.wait_for_selector("#viewer:not([hidden])")
+        page.keyboard.press("2")
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        assert labeled_events(session)[-1] == (ids[0], "label", "positive")
+    finally:
+        server.stop()
+
+
+def test_server_killed_and_restarted_while_the_page_is_open(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=12)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=BATCH)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        wait_round_ready(page, 1)
+        ids = batch_ids(page)
+        page.keyboard.press("1")
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        server.kill()
+        page.wait_for_selector("#offline:not([hidden])", timeout=10_000)
+        page.keyboard.press("2")
+        page.keyboard.press("1")
+        assert page.locator(".card.labeled").count() == 3
+        page.wait_for_selector(".card .save.retrying")
+        server = LabelServer(images, session, batch_size=BATCH, port=server.port)
+        page.wait_for_selector("#offline", state="hidden", timeout=30_000)
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'",
+                               timeout=30_000)
+        assert labeled_events(session) == [(ids[0], "label", "negative"),
+                                           (ids[1], "label", "positive"),
+                                           (ids[2], "label", "negative")]
+        assert page.locator(".card .save.saved").count() == 3
+    finally:
+        server.stop()
+
+
+def test_two_tabs_converge(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=12)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=BATCH)
+    try:
+        first, second = browser.new_page(), browser.new_page()
+        for page in (first, second):
+            page.goto(server.url + "/")
+            wait_round_ready(page, 1)
+        first.keyboard.press("2")
+        second.wait_for_function(
+            "document.querySelector('.card[data-index=\"0\"] .label-state')"
+            ".textContent == 'positive'", timeout=10_000)
+        second.keyboard.press("ArrowLeft")
+        second.keyboard.press("1")  # relabel card 0 in the second tab
+        first.wait_for_function(
+            "document.querySelector('.card[data-index=\"0\"] .label-state')"
+            ".textContent == 'negative'", timeout=10_000)
+        assert first.locator('[data-class="negative"]').text_content() == "1"
+    finally:
+        server.stop()
+
+
+def test_viewer_zooms_pans_and_windows(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=8)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=BATCH)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(server.url + "/")
+        wait_round_ready(page, 1)
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelector('#viewer-info').textContent"
+                               ".startsWith('48×40 px')")
+        canvas = page.locator("#viewer-canvas")
+        fitted = float(canvas.get_attribute("data-zoom"))
+        assert fitted > 5  # a 48 px image fills the screen
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, -300)
+        page.wait_for_function(f"Number(document.querySelector('#viewer-canvas')"
+                               f".dataset.zoom) > {fitted}")
+        page.keyboard.press("o")
+        assert float(canvas.get_attribute("data-zoom")) == 1
+        before = canvas.get_attribute("data-window")
+        page.keyboard.down("Shift")
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 - 100, box["y"] + box["height"] / 2 + 50)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        center, width = map(float, canvas.get_attribute("data-window").split(","))
+        assert (center, width) != tuple(map(float, before.split(",")))
+        assert width < 255 and center < 127.5  # narrower and lower: more contrast, brighter
+        page.keyboard.press("r")
+        assert canvas.get_attribute("data-window") == before
+        # label keys work in the viewer: the first card is labeled, the viewer moves on
+        page.keyboard.press("2")
+        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        assert page.locator("#viewer-title").text_content() != ""
+        assert labeled_events(session)[0][1:] == ("label", "positive")
+        page.keyboard.press("Escape")
+        assert page.locator("#viewer").is_hidden()
     finally:
         server.stop()

@@ -82,11 +82,29 @@ def main() -> None:
             page.goto(f"{url}/?token={TOKEN}")
             page.wait_for_selector(".card")
             page.wait_for_timeout(500)
+            page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(OUT / "batch.png"))
             for key in ["2", "1", "1", "2", "1"]:
                 page.keyboard.press(key)
                 page.wait_for_timeout(150)
+            page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(OUT / "labeling.png"))
+            # the viewer on the selected image: zoomed in, contrast raised by a shift-drag
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.querySelector('#viewer-info').textContent"
+                                   ".includes(' px')")
+            box = page.locator("#viewer-canvas").bounding_box()
+            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(cx, cy)
+            page.mouse.wheel(0, -250)
+            page.keyboard.down("Shift")
+            page.mouse.down()
+            page.mouse.move(cx - 60, cy - 10)
+            page.mouse.up()
+            page.keyboard.up("Shift")
+            page.wait_for_timeout(200)
+            page.screenshot(path=str(OUT / "viewer.png"))
+            page.keyboard.press("Escape")
             for key in ["1", "2"]:
                 page.keyboard.press(key)
                 page.wait_for_timeout(100)
@@ -109,6 +127,7 @@ def main() -> None:
             page.wait_for_function("document.querySelector('#round').textContent == '2' && "
                                    "document.querySelectorAll('.card').length == 8")
             page.wait_for_timeout(500)
+            page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(OUT / "round_2.png"))
             browser.close()
     finally:
