@@ -8,10 +8,12 @@ kind of object (such as :class:`CandidateSet`).
 
 Private modules: ``_validation`` (checks and materialisation), ``_identity``
 (candidate keys and pixel digests), ``_sources`` (images, regions and the
-patch cache behind a candidate set) and ``_candidate_set``.
+patch cache behind a candidate set), ``_duplicates`` (identical content) and
+``_candidate_set``.
 """
 
 from ._candidate_set import CandidateSet, concatenate_candidates
+from ._duplicates import DuplicateReport, find_duplicates
 from ._identity import KeyedCandidates, candidate_keys, pixel_digest
 from ._validation import (
     check_candidate_labels,
@@ -23,6 +25,8 @@ from ._validation import (
 
 __all__ = [
     "CandidateSet",
+    "DuplicateReport",
+    "find_duplicates",
     "KeyedCandidates",
     "candidate_keys",
     "concatenate_candidates",

@@ -394,6 +394,35 @@ class CandidateSet:
         """
         return self._pool.keys()[self._rows]
 
+    def content_keys(self) -> np.ndarray:
+        """Keys of each candidate's content: equal for identical sources and regions.
+
+        Unlike :meth:`candidate_keys`, a file source is known by its decoded
+        content (each file decoded once per path, size and modification time,
+        see :func:`sklearn_aift.io.verify_image`), not its path, and the seed
+        of random protocols is left out: two files holding the same image give
+        equal keys. :func:`find_duplicates` uses them.
+
+        Returns
+        -------
+        keys : ndarray of str of shape (n,), dtype object
+
+        Raises
+        ------
+        UnreadableImageError
+            If a source file cannot be decoded.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift.candidates import CandidateSet
+        >>> images = np.stack([np.zeros((16, 16)), np.zeros((16, 16))]).astype(np.uint8)
+        >>> keys = CandidateSet(images).content_keys()
+        >>> bool(keys[0] == keys[1])
+        True
+        """
+        return self._pool.content_keys()[self._rows]
+
     def cache_info(self) -> dict:
         """State of the on-disk cache.
 

@@ -11,10 +11,10 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
 from ..augment._common import _check_image
+from ..io import read_image, verify_image
 
 
 # --------------------------------------------------------------------------- CandidateSet
@@ -144,12 +144,7 @@ class _ImageSource:
         return image
 
     def _read(self, path: str) -> np.ndarray:
-        try:
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert(self.mode))
-        except (OSError, ValueError) as exc:
-            raise OSError(f"cannot read source image {path!r}: {exc}") from exc
-        return arr[:, :, None] if arr.ndim == 2 else arr
+        return read_image(path, mode=self.mode).pixels
 
     def digest(self, index: int) -> str:
         """Content identity of one source (file: path, size, mtime; array: hash)."""
@@ -171,6 +166,12 @@ class _ImageSource:
                 d = f"array:{h.hexdigest()}"
             self._digests[index] = d
         return d
+
+    def content_digest(self, index: int) -> str:
+        """Digest of one source's decoded content (files decoded once, see verify_image)."""
+        if self.kind == "files":
+            return f"content:{verify_image(self.items[index])}:{self.mode}"
+        return self.digest(index)
 
     def describe(self) -> str:
         if self.kind == "files":
@@ -203,23 +204,30 @@ class _Pool:
         return len(self.image_index)
 
     # ---- keys
+    def _hash_rows(self, source_digest: Any, with_seed: bool) -> np.ndarray:
+        proto = _protocol_key(self.protocol)
+        keys = np.empty(len(self), dtype=object)
+        for row in range(len(self)):
+            h = hashlib.blake2b(digest_size=16)
+            h.update(_KEY_VERSION.encode())
+            h.update(source_digest(int(self.image_index[row])).encode())
+            if self.regions is not None:
+                h.update(self.regions[row].tobytes())
+            h.update(proto.encode())
+            h.update(repr(self.patch_shape).encode())
+            if with_seed and self.uses_random:
+                h.update(f"seed:{self.seed}:{row}".encode())
+            keys[row] = h.hexdigest()
+        return keys
+
     def keys(self) -> np.ndarray:
         if self._keys is None:
-            proto = _protocol_key(self.protocol)
-            keys = np.empty(len(self), dtype=object)
-            for row in range(len(self)):
-                h = hashlib.blake2b(digest_size=16)
-                h.update(_KEY_VERSION.encode())
-                h.update(self.source.digest(int(self.image_index[row])).encode())
-                if self.regions is not None:
-                    h.update(self.regions[row].tobytes())
-                h.update(proto.encode())
-                h.update(repr(self.patch_shape).encode())
-                if self.uses_random:
-                    h.update(f"seed:{self.seed}:{row}".encode())
-                keys[row] = h.hexdigest()
-            self._keys = keys
+            self._keys = self._hash_rows(self.source.digest, with_seed=True)
         return self._keys
+
+    def content_keys(self) -> np.ndarray:
+        """Per row: the source's decoded content, region and protocol (no seed)."""
+        return self._hash_rows(self.source.content_digest, with_seed=False)
 
     # ---- generation
     def rng(self, row: int) -> np.random.Generator | None:

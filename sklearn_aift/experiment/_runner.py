@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from ..candidates import check_candidate_labels, check_candidates
+from ..candidates import check_candidate_labels, check_candidates, find_duplicates
 from ..learner import ActiveLearner
 from ..net import ActivationCache
 from ..strategies import describe_strategy
@@ -153,14 +153,15 @@ def _simulate(
     for r in range(1, n_rounds + 1):
         current_round = r
         recorded.clear()
-        learner.run(oracle, X_pool, budget=r * batch_size, batch_size=batch_size)
-        if len(learner.history_) != r:
-            raise RuntimeError(
-                f"the learner ran {len(learner.history_)} rounds where {r} were expected "
-                f"(method {method!r}, seed {seed})."
-            )
+        # one round of Alg. 1; with identical candidates in the pool it may add fewer labels
+        indices, X_query = learner.query(X_pool, n_instances=batch_size)
+        learner.teach(X_query, oracle(indices), indices=indices, annotator="oracle")
         entry = learner.history_[-1]
         queried = np.asarray(entry["queried"], dtype=np.intp)
+        new_labels = int(entry["n_new"])
+        if new_labels < len(queried):
+            logger.info("%s, seed %d, round %d: %d new label(s) of %d queried (identical "
+                        "candidates count once)", method, seed, r, new_labels, len(queried))
         auc, accuracy, eval_time = _evaluate(learner.estimator, X_test, y_test, classes, positive)
         n_pos = int(np.sum(y_pool[queried] == positive))
         yield {
@@ -344,11 +345,18 @@ def run_comparison(
         raise ValueError(
             f"positive_label={positive_label!r} is not a pool label; labels: {classes.tolist()}."
         )
+    duplicates = find_duplicates(X_pool, y_pool)
+    if duplicates:
+        duplicates.keep(on_conflict="raise")  # conflicting oracle labels: refused, listed
+        logger.warning("X_pool: %s; each content is one candidate.", duplicates)
     budget = n_rounds * batch_size
-    if budget > len(X_pool):
+    n_distinct = len(X_pool) - duplicates.n_duplicates
+    if budget > n_distinct:
         raise ValueError(
             f"the budget n_rounds * batch_size = {n_rounds} * {batch_size} = {budget} exceeds "
-            f"the pool of {len(X_pool)} candidates."
+            f"the pool of {n_distinct} candidates"
+            + (f" ({len(X_pool)} with {duplicates.n_duplicates} identical ones)."
+               if duplicates else ".")
         )
     scratch_params = {"weights": None} if scratch_params is None else dict(scratch_params)
     rounds_kept = {int(r) for r in patch_proba_rounds}

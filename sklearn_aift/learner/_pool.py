@@ -131,8 +131,13 @@ def identify(
         if query is not None and query["pool"].own_keys and not set(digests) <= known:
             aliases = _query_aliases(query)
         keys = [aliases.get(d, d) for d in digests]
+    first_of: dict[str, str] = {}
     for j, (key, digest) in enumerate(zip(keys, digests)):
         position = labeled.find(key, digest)
         if position is not None:
+            # identical pixels are one candidate: a copy is known from now on as the original
+            labeled.alias(key, position)
             keys[j] = labeled.keys[position]
+        else:
+            keys[j] = first_of.setdefault(digest, key)  # copies within this batch: one candidate
     return keys, digests
