@@ -26,6 +26,7 @@ from ._argtypes import any_int as _int
 from ._argtypes import fraction as _fraction
 from ._argtypes import positive_float as _positive_float
 from ._argtypes import positive_int as _positive_int
+from ._argtypes import UsageError
 from .app._cli import add_label_parser, run_label
 
 __all__ = ["build_parser", "main"]
@@ -34,10 +35,6 @@ PROG = "sklearn-aift"
 
 DATASETS = ("synthetic", "kvasir", "medmnist", "folder")
 ON_CONFLICT = ("raise", "drop", "first")  # sklearn_aift.candidates.DuplicateReport.keep
-
-
-class UsageError(Exception):
-    """A problem with the command line; reported as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -17,6 +17,8 @@ from ._duplicates import DuplicateReport, find_duplicates
 from ._identity import KeyedCandidates, candidate_keys, pixel_digest
 from ._validation import (
     check_candidate_labels,
+    check_class_list,
+    check_label_kinds,
     check_candidates,
     check_pixel_values,
     iter_candidate_batches,
@@ -33,6 +35,8 @@ __all__ = [
     "pixel_digest",
     "check_candidates",
     "check_candidate_labels",
+    "check_class_list",
+    "check_label_kinds",
     "check_pixel_values",
     "iter_candidate_batches",
     "materialize",

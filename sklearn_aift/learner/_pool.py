@@ -9,14 +9,17 @@ its position, so any pool works on any call: the same pool, one shrunk with
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
-from ..candidates import candidate_keys, materialize, pixel_digest
+from ..candidates import DuplicateReport, candidate_keys, materialize, pixel_digest
 from ._labeled import LabeledSet
 
 __all__ = ["PoolView", "identify"]
+
+_logger = logging.getLogger("sklearn_aift.learner")
 
 
 class PoolView:
@@ -32,9 +35,30 @@ class PoolView:
         self.X = X_pool
         self.keys = candidate_keys(X_pool)
         self.own_keys = callable(getattr(X_pool, "candidate_keys", None))
+        self._copies: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def copies(self) -> np.ndarray:
+        """Which candidates repeat the content of an earlier one of the pool (computed once).
+
+        Identical content is one candidate: only the first copy is ever queried.
+        """
+        if self._copies is None:
+            content = getattr(self.X, "content_keys", None)
+            report = DuplicateReport(content() if callable(content) else self.keys)
+            copies = np.zeros(len(self), dtype=bool)
+            for group in report.groups:
+                copies[group[1:]] = True
+            if report:
+                _logger.warning("X_pool: %s; each content is queried once.", report)
+            self._copies = copies
+        return self._copies
+
+    def queryable_mask(self, labeled: LabeledSet) -> np.ndarray:
+        """Candidates that may be queried: unlabeled, and the first of identical ones."""
+        return ~(self.labeled_mask(labeled) | self.copies())
 
     def labeled_mask(self, labeled: LabeledSet) -> np.ndarray:
         """Which candidates of the pool are labeled (by key or by pixel digest)."""
