@@ -473,8 +473,9 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
             "saving:"
         )
         print(format_saving_table(savings))
-        print()
-        print(_conclusion(results, savings))
+        if any(m != "ift_random" for m in results.methods):  # else nothing to compare
+            print()
+            print(_conclusion(results, savings))
     print()
     print(f"Finished in {elapsed:.0f} s. Results and figures in {out_dir}/:")
     for name in ["results.csv", "results.json"] + figures:
