@@ -427,3 +427,28 @@ def test_any_loopback_host_is_answered_and_deep_json_is_a_400(campaign):
     nested = "[" * 1000 + "]" * 1000
     r = client.post("/api/labels", content=nested, headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "nested too deeply" in r.json()["detail"]
+
+
+def test_kvasir_layout_identical_frames_are_one_frame(tmp_path):
+    from sklearn_aift.augment import BoxProtocol
+    from sklearn_aift.datasets import load_kvasir_seg
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for i in range(4):
+        image = np.full((64, 64, 3), 150 + (i % 3), np.uint8)  # f3 repeats f0
+        Image.fromarray(image).save(tmp_path / "images" / f"f{i}.png")
+        mask = np.zeros((64, 64), np.uint8)
+        mask[10:30, 12:34] = 255
+        Image.fromarray(mask).save(tmp_path / "masks" / f"f{i}.png")
+    protocol = BoxProtocol(patch_size=16, shift=0)
+    with pytest.warns(UserWarning, match=r"1 group\(s\) of identical content.*f3.png"):
+        polyps = load_kvasir_seg(tmp_path, protocol=protocol)
+    assert polyps.frame_ids.tolist() == ["f0", "f1", "f2"]
+    mask[40:50, 40:50] = 255  # the copy's mask now disagrees
+    Image.fromarray(mask).save(tmp_path / "masks" / "f3.png")
+    with pytest.raises(ValueError, match=r"carry different labels.*f0.png.*f3.png"):
+        load_kvasir_seg(tmp_path, protocol=protocol)
+    with pytest.warns(UserWarning, match="conflicting"):
+        kept = load_kvasir_seg(tmp_path, protocol=protocol, on_conflict="drop")
+    assert kept.frame_ids.tolist() == ["f1", "f2"]

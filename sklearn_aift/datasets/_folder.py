@@ -121,7 +121,7 @@ def load_image_folder(
     >>> for name, value in [("benign", 60), ("malignant", 200)]:
     ...     (root / name).mkdir()
     ...     for i in range(2):
-    ...         image = Image.fromarray(np.full((40, 50, 3), value, np.uint8))
+    ...         image = Image.fromarray(np.full((40, 50, 3), value + i, np.uint8))
     ...         image.save(root / name / f"{i}.png")
     >>> images = load_image_folder(root)
     >>> images.data.shape, images.target.tolist(), images.target_names.tolist()
