@@ -183,6 +183,31 @@ def test_truncated_png_and_other_files_are_skipped_by_the_folder_loader(tmp_path
     assert len(bunch.target) == 5
 
 
+def test_truncated_file_in_a_pool_is_skipped_by_learner_and_runner(tmp_path):
+    from sklearn_aift.experiment import run_comparison
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(12):
+        pixels = (rng.integers(0, 100, (32, 32, 3)) + 150 * (i % 2)).astype(np.uint8)
+        files.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(pixels).save(files[-1])
+    _truncate(tmp_path / "3.png")  # passes a header check, fails when decoded
+    y = np.arange(12) % 2
+    protocol = FrameProtocol(n_patches=1, patch_size=16)
+    pool = CandidateSet(files, protocol)
+    learner = ActiveLearner(tiny_net(), query_strategy=random_sampling, random_state=0)
+    with pytest.warns(UserWarning, match=r"cannot be read and are skipped: .*3.png"):
+        indices, _ = learner.query(pool, n_instances=12)
+    assert sorted(indices.tolist()) == [i for i in range(12) if i != 3]
+    with pytest.warns(UserWarning, match=r"3.png"):
+        results = run_comparison(tiny_net(), CandidateSet(files[:8], protocol), y[:8],
+                                 CandidateSet(files[8:], protocol), y[8:],
+                                 methods=["ift_random"], n_rounds=2, batch_size=3, seeds=1,
+                                 verbose=0)
+    assert results["n_labels"].tolist() == [0, 3, 6]
+
+
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     """A labeling campaign over a folder with a truncated PNG and no class folders."""

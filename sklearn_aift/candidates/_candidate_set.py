@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from typing import Any, Iterator
 
 import numpy as np
@@ -422,6 +423,45 @@ class CandidateSet:
         True
         """
         return self._pool.content_keys()[self._rows]
+
+    def readable_mask(self) -> np.ndarray:
+        """Which candidates' source images can be decoded; warns naming the others.
+
+        Every source file is decoded in full once (remembered by path, size and
+        modification time, see :func:`sklearn_aift.io.verify_image`), so a
+        truncated file whose header is intact is found here rather than when
+        its patches are made. In-memory sources are always readable.
+
+        Returns
+        -------
+        mask : ndarray of bool of shape (n,)
+            False for the candidates whose source file cannot be read.
+
+        Warns
+        -----
+        UserWarning
+            Naming the unreadable files, when there are any.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift.candidates import CandidateSet
+        >>> CandidateSet(np.zeros((2, 16, 16), np.uint8)).readable_mask().tolist()
+        [True, True]
+        """
+        bad = self._pool.source.unreadable()
+        mask = ~np.isin(self.image_index, bad)
+        if not mask.all():
+            files = [self._pool.source.items[i] for i in np.unique(self.image_index[~mask])]
+            shown = ", ".join(files[:20]) + (f" and {len(files) - 20} more" if len(files) > 20
+                                              else "")
+            warnings.warn(
+                f"{int((~mask).sum())} candidate(s) come from {len(files)} image file(s) that "
+                f"cannot be read and are skipped: {shown}",
+                UserWarning,
+                stacklevel=2,
+            )
+        return mask
 
     def cache_info(self) -> dict:
         """State of the on-disk cache.

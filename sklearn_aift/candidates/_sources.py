@@ -14,7 +14,7 @@ import numpy as np
 
 from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
 from ..augment._common import _check_image
-from ..io import read_image, verify_image
+from ..io import UnreadableImageError, read_image, verify_image
 
 
 # --------------------------------------------------------------------------- CandidateSet
@@ -168,10 +168,28 @@ class _ImageSource:
         return d
 
     def content_digest(self, index: int) -> str:
-        """Digest of one source's decoded content (files decoded once, see verify_image)."""
+        """Digest of one source's decoded content (files decoded once, see verify_image).
+
+        An unreadable file gets a digest of its own (its path): it equals no other.
+        """
         if self.kind == "files":
-            return f"content:{verify_image(self.items[index])}:{self.mode}"
+            try:
+                return f"content:{verify_image(self.items[index])}:{self.mode}"
+            except UnreadableImageError:
+                return f"unreadable:{os.path.abspath(self.items[index])}"
         return self.digest(index)
+
+    def unreadable(self) -> list[int]:
+        """Indices of the source files that cannot be decoded (each decoded once)."""
+        if self.kind != "files":
+            return []
+        bad = []
+        for index, path in enumerate(self.items):
+            try:
+                verify_image(path)
+            except UnreadableImageError:
+                bad.append(index)
+        return bad
 
     def describe(self) -> str:
         if self.kind == "files":

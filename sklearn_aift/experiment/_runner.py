@@ -99,6 +99,17 @@ def _evaluate(estimator: Any, X_test: Any, y_test: np.ndarray, classes: np.ndarr
     return _roc_auc(y_test, proba, classes, positive), accuracy, seconds
 
 
+def _readable(X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The candidates whose source images can be read (a CandidateSet warns naming the rest)."""
+    readable = getattr(X, "readable_mask", None)
+    if not callable(readable):
+        return X, y
+    mask = np.asarray(readable(), dtype=bool)
+    if mask.all():
+        return X, y
+    return X[np.flatnonzero(mask)], y[mask]
+
+
 def _method_estimator(estimator: Any, method: str, seed: int, cache: Any,
                       scratch_params: Mapping[str, Any]) -> Any:
     est = clone(estimator)
@@ -247,6 +258,13 @@ def run_comparison(
     methods or seeds reuses the stored ones. At the end the table is written
     to ``out_dir/results.csv`` and ``out_dir/results.json``.
 
+    Candidates whose source image files cannot be read (truncated, corrupt)
+    are left out of the pool and the test set with a warning naming the
+    files. Candidates with identical content count once (the learner never
+    queries a copy; a round that gets fewer new labels than ``batch_size`` is
+    logged); identical candidates with different labels in ``y_pool`` are
+    refused, listing them.
+
     Parameters
     ----------
     estimator : estimator object
@@ -304,7 +322,9 @@ def run_comparison(
     ------
     ValueError
         For an unknown method, a bad number, labels that do not match the
-        candidates, a single-class pool or a budget larger than the pool.
+        candidates, a single-class pool, a budget larger than the pool's
+        distinct candidates, or identical pool candidates with different
+        labels.
 
     Examples
     --------
@@ -331,6 +351,8 @@ def run_comparison(
     X_test = check_candidates(X_test, name="X_test")
     y_pool = check_candidate_labels(y_pool, len(X_pool), name="y_pool")
     y_test = check_candidate_labels(y_test, len(X_test), name="y_test")
+    X_pool, y_pool = _readable(X_pool, y_pool)  # unreadable files: skipped, with a warning
+    X_test, y_test = _readable(X_test, y_test)
     classes = np.unique(y_pool)
     if len(classes) < 2:
         raise ValueError(f"y_pool holds a single class ({classes[0]!r}); two are needed.")

@@ -36,6 +36,7 @@ class PoolView:
         self.keys = candidate_keys(X_pool)
         self.own_keys = callable(getattr(X_pool, "candidate_keys", None))
         self._copies: np.ndarray | None = None
+        self._unreadable: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -56,9 +57,17 @@ class PoolView:
             self._copies = copies
         return self._copies
 
+    def unreadable(self) -> np.ndarray:
+        """Candidates whose source file cannot be read (a warning names them; found once)."""
+        if self._unreadable is None:
+            readable = getattr(self.X, "readable_mask", None)
+            self._unreadable = (~readable() if callable(readable)
+                                else np.zeros(len(self), dtype=bool))
+        return self._unreadable
+
     def queryable_mask(self, labeled: LabeledSet) -> np.ndarray:
-        """Candidates that may be queried: unlabeled, and the first of identical ones."""
-        return ~(self.labeled_mask(labeled) | self.copies())
+        """Candidates that may be queried: unlabeled, readable, the first of identical ones."""
+        return ~(self.labeled_mask(labeled) | self.copies() | self.unreadable())
 
     def labeled_mask(self, labeled: LabeledSet) -> np.ndarray:
         """Which candidates of the pool are labeled (by key or by pixel digest)."""
