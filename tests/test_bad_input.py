@@ -396,8 +396,10 @@ def test_full_disk_while_saving_weights_is_named(tmp_path, monkeypatch):
 
     import torch
 
-    X = np.zeros((4, 1, 3, 32, 32), np.uint8)
+    X = np.random.default_rng(0).integers(0, 255, (4, 1, 3, 32, 32)).astype(np.uint8)
     net = tiny_net().fit(X, [0, 1, 0, 1])
+    learner = ActiveLearner(tiny_net(), autosave=tmp_path / "session", classes=[0, 1])
+    learner.teach(X[:2], [0, 1], fine_tune=False)
 
     def full(*args, **kwargs):
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 512")
@@ -407,6 +409,10 @@ def test_full_disk_while_saving_weights_is_named(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="no space left on device while writing the checkpoint "
                                       ".*net.pt"):
         net.save_checkpoint(tmp_path / "net.pt")
+    with pytest.raises(OSError, match="no space left on device while writing .*session"):
+        learner.teach(X[2:], [1, 0])  # labels first, then the weights of the fine-tuning
+    monkeypatch.undo()
+    assert ActiveLearner.load(tmp_path / "session", tiny_net()).y_training.tolist() == [0, 1, 1, 0]
 
 
 LABEL = ["label", "--batch-size", "2"]
