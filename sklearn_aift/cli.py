@@ -299,8 +299,8 @@ def _check_data_dir(args: argparse.Namespace) -> Path | None:
 def _load_data(args: argparse.Namespace, data_path: Path | None):
     """Return (X_pool, y_pool, X_test, y_test, description, duplicates).
 
-    ``duplicates`` is the folder's DuplicateReport (identical files are already one
-    candidate), else None.
+    ``duplicates`` is the folder's or Kvasir frames' DuplicateReport (identical files
+    are already one candidate), else None.
     """
     import numpy as np
 
@@ -319,11 +319,15 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
         # the paper's box protocol without the translations: 3 scales x 8 orientations = 24
         # patches per candidate (pass --shifts to add the four 10% translations: 96)
         protocol = BoxProtocol(patch_size=args.patch_size, shift=0.1 if args.shifts else 0)
-        bunch = datasets.load_kvasir_seg(data_path, protocol=protocol, test_size=args.test_size,
-                                         random_state=0)
+        with warnings.catch_warnings():  # the duplicate report is printed once, at start
+            warnings.filterwarnings("ignore", message=".*identical content", category=UserWarning)
+            bunch = datasets.load_kvasir_seg(data_path, protocol=protocol,
+                                             test_size=args.test_size, random_state=0,
+                                             on_conflict=args.on_conflict)
         X, y = bunch.data, np.asarray(bunch.target)
         train, test = np.asarray(bunch.train_index), np.asarray(bunch.test_index)
-        return X[train], y[train], X[test], y[test], f"Kvasir-SEG at {data_path}", None
+        return (X[train], y[train], X[test], y[test], f"Kvasir-SEG at {data_path}",
+                bunch.duplicates)
     if args.dataset == "medmnist":
         train = datasets.load_medmnist(data_path, split="train")
         test = datasets.load_medmnist(data_path, split="test")

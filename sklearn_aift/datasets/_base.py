@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import IMAGE_EXTENSIONS, UnreadableImageError, verify_image
+from ..io import IMAGE_EXTENSIONS, UnreadableImageError
 from ..io import read_image as _read_image
 
 # what the reader raises on missing, truncated, corrupt or unsupported files
@@ -57,11 +57,6 @@ def read_image(path: Path, mode: str) -> np.ndarray:
     """
     pixels = _read_image(path, mode=mode).pixels
     return pixels[:, :, 0] if mode == "L" else pixels
-
-
-def check_image_file(path: Path) -> str:
-    """Decode an image file fully (once per path, size and mtime); its content digest."""
-    return verify_image(path)
 
 
 def warn_skipped(paths: list, reason: str, stacklevel: int = 3) -> None:

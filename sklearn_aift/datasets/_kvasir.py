@@ -332,7 +332,8 @@ def load_kvasir_seg(
     >>> tmp = TemporaryDirectory(); root = Path(tmp.name)
     >>> (root / "images").mkdir(); (root / "masks").mkdir()
     >>> for i in range(4):
-    ...     Image.fromarray(np.full((64, 64, 3), 150 + i, np.uint8)).save(root / "images" / f"f{i}.png")
+    ...     frame = np.full((64, 64, 3), 150 + i, np.uint8)  # distinct frames
+    ...     Image.fromarray(frame).save(root / "images" / f"f{i}.png")
     ...     mask = np.zeros((64, 64), np.uint8); mask[10:30, 12:34] = 255
     ...     Image.fromarray(mask).save(root / "masks" / f"f{i}.png")
     >>> polyps = load_kvasir_seg(root, protocol=BoxProtocol(patch_size=16, shift=0))
