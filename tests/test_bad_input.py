@@ -316,9 +316,15 @@ def test_image_folder_reads_dicom_and_skips_multiframe(tmp_path):
         (tmp_path / cls / name).write_bytes(open(get_testdata_file(name), "rb").read())
     (tmp_path / "mr" / "two.dcm").write_bytes(
         open(get_testdata_file("SC_rgb_rle_2frame.dcm"), "rb").read())
-    with pytest.warns(UserWarning, match="two.dcm"):
+    # a DICOM file without the extension (as scanners export them) is found by its preamble
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.WindowCenter = 900  # another window: other pixels, so not a copy of MR_small.dcm
+    ds.save_as(tmp_path / "mr" / "IM0001")
+    with pytest.warns(UserWarning, match="multi-frame DICOM.*two.dcm|two.dcm.*multi-frame"):
         bunch = load_image_folder(tmp_path, protocol=FrameProtocol(n_patches=1, patch_size=32))
-    assert bunch.target.tolist() == [0, 1] and np.asarray(bunch.data).shape == (2, 1, 3, 32, 32)
+    assert [os.path.basename(f) for f in bunch.filenames] == [
+        "CT_small.dcm", "IM0001", "MR_small.dcm"]
+    assert bunch.target.tolist() == [0, 1, 1] and np.asarray(bunch.data).shape == (3, 1, 3, 32, 32)
 
 
 # ---------------------------------------------------------------- 4. silent errors

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet, candidate_keys
-from ..io import IMAGE_EXTENSIONS, UnreadableImageError, verify_image
+from ..io import IMAGE_EXTENSIONS, UnreadableImageError, is_dicom, verify_image
 from ..strategies import describe_strategy, entropy_diversity_quarter
 from ._store import CampaignStore, utc_now
 
@@ -39,7 +39,9 @@ def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS,
                        ignored: list | None = None) -> list[Path]:
     """Image files under ``root`` (nested folders included, hidden ones skipped), sorted.
 
-    Files of other extensions are appended to ``ignored`` when given.
+    DICOM files count whatever their extension (``DICM`` at byte 128) when
+    ``.dcm`` is among the extensions; other files are appended to ``ignored``
+    when given.
     """
     exts = tuple(e.lower() for e in extensions)
     found = []
@@ -48,10 +50,11 @@ def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS,
         for name in filenames:
             if name.startswith("."):
                 continue
-            if Path(name).suffix.lower() in exts:
-                found.append(Path(dirpath) / name)
+            path = Path(dirpath) / name
+            if path.suffix.lower() in exts or (".dcm" in exts and is_dicom(path)):
+                found.append(path)
             elif ignored is not None:
-                ignored.append(Path(dirpath) / name)
+                ignored.append(path)
     return sorted(found)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import IMAGE_EXTENSIONS, UnreadableImageError
+from ..io import IMAGE_EXTENSIONS, UnreadableImageError, is_dicom
 from ..io import read_image as _read_image
 
 # what the reader raises on missing, truncated, corrupt or unsupported files
@@ -34,14 +34,16 @@ def list_images(
 ) -> list[Path]:
     """Image files directly inside ``folder`` (by extension, case-insensitive), sorted.
 
-    Other files (hidden ones aside) are appended to ``ignored`` when given.
+    With ``.dcm`` among the extensions, DICOM files without it (``DICM`` at
+    byte 128) count too. Other files (hidden ones aside) are appended to
+    ``ignored`` when given.
     """
     exts = tuple(e.lower() for e in extensions)
     images = []
     for p in sorted(folder.iterdir()):
         if not p.is_file() or p.name.startswith("."):
             continue
-        if p.suffix.lower() in exts:
+        if p.suffix.lower() in exts or (".dcm" in exts and is_dicom(p)):
             images.append(p)
         elif ignored is not None:
             ignored.append(p)

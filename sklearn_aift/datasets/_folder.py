@@ -152,8 +152,8 @@ def load_image_folder(
         for path in list_images(folder / name, extensions, ignored):
             try:
                 digests.append(verify_image(path))
-            except UnreadableImageError:
-                unreadable.append(path)
+            except UnreadableImageError as exc:
+                unreadable.append(f"{path} ({exc.reason})")
                 continue
             images.append((str(path), name))
     warn_skipped(unreadable, "cannot be read as images")

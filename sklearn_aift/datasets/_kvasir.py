@@ -396,13 +396,9 @@ def load_kvasir_seg(
     for stem, img_path, mask_path in pairs:
         try:
             image = read_image(img_path, "RGB")
-        except _READ_ERRORS:
-            unreadable.append(img_path)
-            continue
-        try:
             mask = read_image(mask_path, "L") >= 128
-        except _READ_ERRORS:
-            unreadable.append(mask_path)
+        except _READ_ERRORS as exc:
+            unreadable.append(f"{exc.path} ({exc.reason})")
             continue
         if mask.shape != image.shape[:2]:
             mismatched.append(mask_path)

@@ -32,7 +32,8 @@ _HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 class UnreadableImageError(OSError):
     """An image file that cannot be decoded (missing, truncated, corrupt or unsupported).
 
-    A subclass of :class:`OSError`; the message names the file and the reason.
+    A subclass of :class:`OSError`; the message names the file and the reason,
+    also kept in the attributes ``path`` and ``reason``.
 
     Examples
     --------
@@ -269,14 +270,19 @@ def read_image(path: Any, *, mode: str = "RGB", window: Any = None) -> ImageData
     return ImageData(_to_mode(eight, mode), raw, window, inverted)
 
 
+def _unreadable(path: str, reason: str) -> UnreadableImageError:
+    error = UnreadableImageError(f"cannot read image {path!r}: {reason}")
+    error.path, error.reason = path, reason
+    return error
+
+
 def _decode(path: str) -> tuple[np.ndarray, tuple | None, bool]:
     try:
         if is_dicom(path):
             return _decode_dicom(path)
         return _decode_pil(path)
     except Exception as exc:  # any decoder failure: the file is unreadable, say which
-        reason = str(exc) or type(exc).__name__
-        raise UnreadableImageError(f"cannot read image {path!r}: {reason}") from exc
+        raise _unreadable(path, str(exc) or type(exc).__name__) from exc
 
 
 # full decodes already made: (path, size, mtime_ns) -> digest of the decoded values
@@ -291,7 +297,8 @@ def verify_image(path: Any) -> str:
     The result is remembered for the file's ``(path, size, mtime)``, so a
     folder is decoded once per process however often it is listed; a file
     changed since is decoded again. Equal digests mean identical decoded
-    values (whatever the file names or formats).
+    values, default window and inversion (whatever the file names or
+    formats), hence identical network input.
 
     Parameters
     ----------
@@ -327,16 +334,16 @@ def verify_image(path: Any) -> str:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise UnreadableImageError(f"cannot read image {path!r}: {exc.strerror}") from exc
+        raise _unreadable(path, exc.strerror or str(exc)) from exc
     key = (path, st.st_size, st.st_mtime_ns)
     with _VERIFIED_LOCK:
         digest = _VERIFIED.get(key)
     if digest is not None:
         return digest
-    raw, _, inverted = _decode(path)
+    raw, window, inverted = _decode(path)
     raw = np.ascontiguousarray(raw)
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{raw.dtype.str}{raw.shape}{inverted}".encode())
+    h.update(f"{raw.dtype.str}{raw.shape}{window}{inverted}".encode())
     h.update(memoryview(raw).cast("B"))
     digest = h.hexdigest()
     with _VERIFIED_LOCK:
