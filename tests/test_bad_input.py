@@ -116,7 +116,8 @@ def test_learner_never_asks_twice_for_the_same_pixels(tmp_path):
     X = np.random.default_rng(0).integers(0, 255, (5, 2, 3, 8, 8)).astype(np.uint8)
     X[3] = X[1]
     learner = ActiveLearner(tiny_net(), query_strategy=random_sampling, random_state=0)
-    indices, _ = learner.query(X, n_instances=5)
+    with pytest.warns(UserWarning, match=r"X_pool: 1 group\(s\) of identical content.*\[1, 3\]"):
+        indices, _ = learner.query(X, n_instances=5)
     assert sorted(indices.tolist()) == [0, 1, 2, 4]
     # file pools: two files holding one image are one candidate, whatever their names
     data = _class_folders(tmp_path / "data", n=2, duplicate_in=("normal", "normal"))
@@ -124,7 +125,8 @@ def test_learner_never_asks_twice_for_the_same_pixels(tmp_path):
     pool = CandidateSet(files, FrameProtocol(n_patches=1, patch_size=16))
     assert [files[i].split(os.sep)[-1] for i in find_duplicates(pool).groups[0]] == [
         "copy_0.png", "copy_1.png"]
-    indices, _ = ActiveLearner(tiny_net(), query_strategy=random_sampling).query(pool, 10)
+    with pytest.warns(UserWarning, match="identical content"):
+        indices, _ = ActiveLearner(tiny_net(), query_strategy=random_sampling).query(pool, 10)
     assert len(indices) == len(files) - 1
 
 

@@ -368,9 +368,8 @@ def run_comparison(
             f"positive_label={positive_label!r} is not a pool label; labels: {classes.tolist()}."
         )
     duplicates = find_duplicates(X_pool, y_pool)
-    if duplicates:
-        duplicates.keep(on_conflict="raise")  # conflicting oracle labels: refused, listed
-        logger.warning("X_pool: %s; each content is one candidate.", duplicates)
+    duplicates.keep(on_conflict="raise")  # conflicting oracle labels: refused, listed
+    # (the learner warns once that identical candidates are queried once)
     budget = n_rounds * batch_size
     n_distinct = len(X_pool) - duplicates.n_duplicates
     if budget > n_distinct:

@@ -9,7 +9,7 @@ its position, so any pool works on any call: the same pool, one shrunk with
 
 from __future__ import annotations
 
-import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,6 @@ from ..candidates import DuplicateReport, candidate_keys, materialize, pixel_dig
 from ._labeled import LabeledSet
 
 __all__ = ["PoolView", "identify"]
-
-_logger = logging.getLogger("sklearn_aift.learner")
 
 
 class PoolView:
@@ -52,8 +50,9 @@ class PoolView:
             copies = np.zeros(len(self), dtype=bool)
             for group in report.groups:
                 copies[group[1:]] = True
-            if report:
-                _logger.warning("X_pool: %s; each content is queried once.", report)
+            if report:  # one warning per message: shown once however many learners see it
+                warnings.warn(f"X_pool: {report}; each content is queried once.", UserWarning,
+                              stacklevel=4)
             self._copies = copies
         return self._copies
 
