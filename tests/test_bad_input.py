@@ -274,6 +274,13 @@ def test_16_bit_png_is_scaled_over_its_range_not_clipped(tmp_path):
     assert image.pixels.min() == 0 and image.pixels.max() == 255
     windowed = read_image(tmp_path / "a" / "grey.png", mode="L", window=(30000, 1000))
     assert windowed.window == (30000.0, 1000.0) and (windowed.pixels == 255).any()
+    # a given window reaches the patches, and the candidates' keys tell the readings apart
+    plain = CandidateSet([str(tmp_path / "a" / "grey.png")], FrameProtocol(n_patches=1))
+    narrow = load_image_folder(tmp_path, window=(30000, 1000), image_mode="L").data[[0]]
+    assert (np.asarray(narrow) == 255).mean() > 0.03  # clipped by the window, unlike above
+    assert plain.candidate_keys()[0] != CandidateSet(
+        [str(tmp_path / "a" / "grey.png")], FrameProtocol(n_patches=1), window=(30000, 1000)
+    ).candidate_keys()[0]
 
 
 @pytest.mark.parametrize("mode,dtype", [("I;16", np.uint16), ("F", np.float32)])

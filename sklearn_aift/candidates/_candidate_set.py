@@ -52,6 +52,11 @@ class CandidateSet:
     image_mode : {"RGB", "L"} or None, default=None
         Colour mode file images are converted to ("RGB" when None); ignored
         for arrays.
+    window : tuple of (float, float) or None, default=None
+        ``(center, width)`` of the file values mapped to ``[0, 255]`` (see
+        :func:`sklearn_aift.io.read_image`); None: a DICOM file's own window,
+        else each image's actual range (8-bit images unchanged). Ignored for
+        arrays.
     cache_dir : str or path-like or None, default=None
         Folder of an on-disk patch cache (``numpy.memmap`` files
         ``patches.npy`` and ``done.npy`` plus ``meta.json``): patches are
@@ -117,9 +122,10 @@ class CandidateSet:
         *,
         random_state: Any = 0,
         image_mode: str | None = None,
+        window: Any = None,
         cache_dir: Any = None,
     ):
-        source = _ImageSource(images, image_mode)
+        source = _ImageSource(images, image_mode, window)
         regions_arr = None if regions is None else np.array(regions, dtype=np.float64)
         if regions_arr is not None:
             if regions_arr.ndim != 2 or len(regions_arr) == 0:

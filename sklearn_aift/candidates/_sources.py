@@ -15,6 +15,7 @@ import numpy as np
 from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
 from ..augment._common import _check_image
 from ..io import UnreadableImageError, read_image, verify_image
+from ..io._reader import _check_window
 
 
 # --------------------------------------------------------------------------- CandidateSet
@@ -65,7 +66,8 @@ def _protocol_key(protocol: Any) -> str:
 class _ImageSource:
     """The source images of a pool: an in-memory stack, a list of arrays or files."""
 
-    def __init__(self, images: Any, image_mode: str | None):
+    def __init__(self, images: Any, image_mode: str | None, window: Any = None):
+        self.window = _check_window(window)
         if isinstance(images, np.ndarray):
             self._init_stack(images)
         elif isinstance(images, (list, tuple)):
@@ -144,7 +146,7 @@ class _ImageSource:
         return image
 
     def _read(self, path: str) -> np.ndarray:
-        return read_image(path, mode=self.mode).pixels
+        return read_image(path, mode=self.mode, window=self.window).pixels
 
     def digest(self, index: int) -> str:
         """Content identity of one source (file: path, size, mtime; array: hash)."""
@@ -156,9 +158,9 @@ class _ImageSource:
                 path = os.path.abspath(self.items[index])
                 try:
                     st = os.stat(path)
-                    d = f"file:{path}:{st.st_size}:{st.st_mtime_ns}:{self.mode}"
+                    d = f"file:{path}:{st.st_size}:{st.st_mtime_ns}:{self._reading()}"
                 except OSError:
-                    d = f"file:{path}:missing:{self.mode}"
+                    d = f"file:{path}:missing:{self._reading()}"
             else:
                 arr = np.ascontiguousarray(self.items[index])
                 h = hashlib.blake2b(arr.data, digest_size=16)
@@ -167,6 +169,10 @@ class _ImageSource:
             self._digests[index] = d
         return d
 
+    def _reading(self) -> str:
+        """How files are read: the mode, and the window when one is given."""
+        return self.mode if self.window is None else f"{self.mode}:window{self.window}"
+
     def content_digest(self, index: int) -> str:
         """Digest of one source's decoded content (files decoded once, see verify_image).
 
@@ -174,7 +180,7 @@ class _ImageSource:
         """
         if self.kind == "files":
             try:
-                return f"content:{verify_image(self.items[index])}:{self.mode}"
+                return f"content:{verify_image(self.items[index])}:{self._reading()}"
             except UnreadableImageError:
                 return f"unreadable:{os.path.abspath(self.items[index])}"
         return self.digest(index)

@@ -24,6 +24,7 @@ def load_image_folder(
     positive_class: str | None = None,
     protocol: Any = None,
     image_mode: str = "RGB",
+    window: Any = None,
     extensions: tuple = IMAGE_EXTENSIONS,
     on_conflict: str = "raise",
     cache_dir: Any = None,
@@ -65,6 +66,10 @@ def load_image_folder(
         pixels: the image, its quadrants and its 4 x 4 cells).
     image_mode : {"RGB", "L"}, default="RGB"
         Colour mode images are converted to (3 or 1 channels).
+    window : tuple of (float, float) or None, default=None
+        ``(center, width)`` of the values mapped to ``[0, 255]`` for 16-bit,
+        float and DICOM images (see :func:`sklearn_aift.io.read_image`); None:
+        a DICOM file's own window, else each image's actual range.
     extensions : tuple of str, default=IMAGE_EXTENSIONS
         File extensions taken as images (case-insensitive): by default ``.jpg``,
         ``.jpeg``, ``.png``, ``.bmp``, ``.tif``, ``.tiff``, ``.gif``, ``.webp``
@@ -184,6 +189,7 @@ def load_image_folder(
         protocol,
         random_state=_resolve_seed(random_state),
         image_mode=image_mode,
+        window=window,
         cache_dir=cache_dir,
     )
     target = np.asarray(target, dtype=np.int64)
