@@ -145,17 +145,15 @@ def _check_host(host: str, token: str | None) -> str | None:
 
 
 def _check_listen(host: str, port: int) -> None:
-    """Bind ``host:port`` once, so that a bad address or a busy port fails before serving."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UsageError(f"--host {host}: not an address or host name that resolves "
-                         f"({exc})") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
+    """Bind ``host:port`` once as uvicorn will, so a bad address or a busy port fails first."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's choice
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UsageError(f"--host {host}: not an address or host name that resolves "
+                             f"({exc})") from None
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise UsageError(f"--port {port}: already in use on {host} (another server, "
