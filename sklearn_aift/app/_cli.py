@@ -157,7 +157,8 @@ def _check_listen(host: str, port: int) -> None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise UsageError(f"--port {port}: already in use on {host} (another server, "
-                                 f"perhaps another session?); choose another with --port") from None
+                                 f"perhaps another session?); choose another with "
+                                 f"--port") from None
             raise UsageError(f"--host {host}: cannot listen there "
                              f"({exc.strerror or exc})") from None
 
