@@ -45,8 +45,10 @@ class DuplicateReport:
     >>> from sklearn_aift.candidates import DuplicateReport
     >>> report = DuplicateReport(["a", "b", "a", "c", "c"], labels=[0, 1, 0, 0, 1],
     ...                          names=["x.png", "y.png", "x2.png", "z.png", "z2.png"])
-    >>> print(report)
-    2 group(s) of identical content among 5 items (2 duplicate(s) beyond the first of each group); 1 group(s) with conflicting labels: conflict: [z.png (0), z2.png (1)]; [x.png, x2.png] labeled 0
+    >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+    2 group(s) of identical content among 5 items (2 duplicate(s) beyond the first of
+    each group); 1 group(s) with conflicting labels: conflict: [z.png (0), z2.png (1)];
+    [x.png, x2.png] labeled 0
     >>> report.keep(on_conflict="drop").tolist(), report.keep(on_conflict="first").tolist()
     ([0, 1], [0, 1, 3])
     """

@@ -153,10 +153,11 @@ def check_label_kinds(labels: Any, *, name: str = "y") -> None:
     --------
     >>> from sklearn_aift.candidates import check_label_kinds
     >>> check_label_kinds([0, 1, 1])
-    >>> check_label_kinds([0, "a", 1])
+    >>> check_label_kinds([0, "a", 1])  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    TypeError: y mixes label types: number (0, 1) and str ('a'); give labels of one type (all numbers or all strings).
+    TypeError: y mixes label types: number (0, 1) and str ('a'); give labels of one
+    type (all numbers or all strings).
     """
     if isinstance(labels, np.ndarray) and labels.dtype != object:
         return  # one dtype: one kind
