@@ -162,13 +162,14 @@ def _decode_pil(path: str) -> tuple[np.ndarray, tuple | None, bool]:
 
 
 def _first(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+    """A DICOM number, or the first of several (window presets); None when absent."""
+    from pydicom.multival import MultiValue
+
+    if isinstance(value, (list, tuple, MultiValue)):
         value = value[0] if len(value) else None
     try:
         return None if value is None else float(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError):
         return None
 
 
