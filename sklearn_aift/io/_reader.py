@@ -124,6 +124,7 @@ def _to_uint8(raw: np.ndarray, window: tuple) -> np.ndarray:
     center, width = window
     low = center - width / 2.0
     scaled = (np.asarray(raw, dtype=np.float64) - low) * (255.0 / width)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)  # float TIFF gaps
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
