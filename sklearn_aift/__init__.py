@@ -9,9 +9,16 @@ arrive, starting from zero labels.
 from .app import LabelingCampaign, create_app, generate_token
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
-from .candidates import CandidateSet, check_candidates, concatenate_candidates
+from .candidates import (
+    CandidateSet,
+    DuplicateReport,
+    check_candidates,
+    concatenate_candidates,
+    find_duplicates,
+)
 from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
 from .experiment import ResultsTable, annotation_saving, run_comparison
+from .io import ImageData, UnreadableImageError, read_image, verify_image
 from .learner import ActiveLearner, SessionError, SessionStore
 from .net import ActivationCache, AIFTNet
 from .parallel import dask_backend, pool_scores
@@ -53,6 +60,12 @@ __all__ = [
     "check_candidates",
     "CandidateSet",
     "concatenate_candidates",
+    "DuplicateReport",
+    "find_duplicates",
+    "read_image",
+    "verify_image",
+    "ImageData",
+    "UnreadableImageError",
     "BoxProtocol",
     "FrameProtocol",
     "AxisProtocol",

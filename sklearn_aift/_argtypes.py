@@ -6,6 +6,10 @@ import argparse
 from typing import Any, Callable
 
 
+class UsageError(Exception):
+    """A command-line or data problem, reported as one line with exit status 2."""
+
+
 def number_type(convert: Callable[[str], Any], accept: Callable[[Any], bool],
                 expected: str) -> Callable[[str], Any]:
     """An argparse ``type`` converting with ``convert`` and checking with ``accept``."""

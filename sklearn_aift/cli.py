@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,6 +26,7 @@ from ._argtypes import any_int as _int
 from ._argtypes import fraction as _fraction
 from ._argtypes import positive_float as _positive_float
 from ._argtypes import positive_int as _positive_int
+from ._argtypes import UsageError
 from .app._cli import add_label_parser, run_label
 
 __all__ = ["build_parser", "main"]
@@ -31,10 +34,7 @@ __all__ = ["build_parser", "main"]
 PROG = "sklearn-aift"
 
 DATASETS = ("synthetic", "kvasir", "medmnist", "folder")
-
-
-class UsageError(Exception):
-    """A problem with the command line; reported as one line, exit status 2."""
+ON_CONFLICT = ("raise", "drop", "first")  # sklearn_aift.candidates.DuplicateReport.keep
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--positive", metavar="CLASS",
                      help="folder: the class sub-folder that is the positive class of the AUC "
                      "and the plots (default: the later of the two names in sorted order)")
+    cmp.add_argument("--on-conflict", choices=ON_CONFLICT, default="raise",
+                     help="identical images with different labels (e.g. in two class "
+                     "folders): raise lists them and stops, drop leaves them out, first keeps "
+                     "the first with its label (default: %(default)s); identical images with "
+                     "one label are always one candidate")
     cmp.add_argument("--full-data", action="store_true",
                      help="also fine-tune once per seed on the whole labeled pool")
     cmp.add_argument("--out", default="aift-results", metavar="DIR",
@@ -292,7 +297,11 @@ def _check_data_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _load_data(args: argparse.Namespace, data_path: Path | None):
-    """Return (X_pool, y_pool, X_test, y_test, description)."""
+    """Return (X_pool, y_pool, X_test, y_test, description, duplicates).
+
+    ``duplicates`` is the folder's or Kvasir frames' DuplicateReport (identical files
+    are already one candidate), else None.
+    """
     import numpy as np
 
     from . import datasets
@@ -302,28 +311,37 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
         n_test = max(2, int(round(0.4 * n)))
         pool = datasets.make_colonoscopy_frames(n_frames=n - n_test, random_state=0)
         test = datasets.make_colonoscopy_frames(n_frames=n_test, random_state=1)
-        return pool.data, pool.target, test.data, test.target, "synthetic colonoscopy frames"
+        return (pool.data, pool.target, test.data, test.target, "synthetic colonoscopy frames",
+                None)
     if args.dataset == "kvasir":
         from .augment import BoxProtocol
 
         # the paper's box protocol without the translations: 3 scales x 8 orientations = 24
         # patches per candidate (pass --shifts to add the four 10% translations: 96)
         protocol = BoxProtocol(patch_size=args.patch_size, shift=0.1 if args.shifts else 0)
-        bunch = datasets.load_kvasir_seg(data_path, protocol=protocol, test_size=args.test_size,
-                                         random_state=0)
+        with warnings.catch_warnings():  # the duplicate report is printed once, at start
+            warnings.filterwarnings("ignore", message=".*identical content", category=UserWarning)
+            bunch = datasets.load_kvasir_seg(data_path, protocol=protocol,
+                                             test_size=args.test_size, random_state=0,
+                                             on_conflict=args.on_conflict)
         X, y = bunch.data, np.asarray(bunch.target)
         train, test = np.asarray(bunch.train_index), np.asarray(bunch.test_index)
-        return X[train], y[train], X[test], y[test], f"Kvasir-SEG at {data_path}"
+        return (X[train], y[train], X[test], y[test], f"Kvasir-SEG at {data_path}",
+                bunch.duplicates)
     if args.dataset == "medmnist":
         train = datasets.load_medmnist(data_path, split="train")
         test = datasets.load_medmnist(data_path, split="test")
-        return train.data, train.target, test.data, test.target, f"MedMNIST {data_path.name}"
+        return (train.data, train.target, test.data, test.target, f"MedMNIST {data_path.name}",
+                None)
     from sklearn.model_selection import train_test_split
 
     from .augment import FrameProtocol
 
-    bunch = datasets.load_image_folder(data_path, protocol=FrameProtocol(
-        patch_size=args.patch_size), positive_class=args.positive, random_state=0)
+    with warnings.catch_warnings():  # the duplicate report is printed once, at start
+        warnings.filterwarnings("ignore", message=".*identical content", category=UserWarning)
+        bunch = datasets.load_image_folder(data_path, protocol=FrameProtocol(
+            patch_size=args.patch_size), positive_class=args.positive, random_state=0,
+            on_conflict=args.on_conflict)
     if len(bunch.target_names) < 2:
         raise UsageError(f"--data-dir {data_path}: the folder has a single class "
                          f"({str(bunch.target_names[0])!r}); compare needs two class sub-folders "
@@ -337,7 +355,8 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
         raise UsageError(f"--data-dir {data_path}: cannot split {len(y)} images into pool and "
                          f"test sets ({_one_line(exc)})") from None
     X = bunch.data
-    return X[idx_pool], y[idx_pool], X[idx_test], y[idx_test], f"image folder {data_path}"
+    return (X[idx_pool], y[idx_pool], X[idx_test], y[idx_test], f"image folder {data_path}",
+            bunch.duplicates)
 
 
 def _make_estimator(backbone: str, weights: Any, *, input_size: int, freeze: int, epochs: int,
@@ -379,7 +398,7 @@ def _preflight(estimator: Any, X: Any) -> None:
 
 def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: str,
          X_pool: Any, y_pool: Any, X_test: Any, y_test: Any, estimator: Any,
-         out_dir: Path, title: str) -> int:
+         out_dir: Path, title: str, duplicates: str | None = None) -> int:
     import numpy as np
 
     from .experiment import (
@@ -414,6 +433,8 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
         f"  data: {dataset_note}: pool of {len(X_pool)} candidates, test set of {len(X_test)} "
         f"(patches per candidate: {X_pool.shape[1] if len(X_pool.shape) == 5 else 1})"
     )
+    if duplicates:
+        print(f"  duplicates: {duplicates}; each content is one candidate")
     print(
         f"  model: {estimator.backbone} ({estimator.weights or 'random init'}), input "
         f"{estimator.input_size} px, {_describe_freeze(estimator.freeze)}, epochs "
@@ -456,8 +477,9 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
             "saving:"
         )
         print(format_saving_table(savings))
-        print()
-        print(_conclusion(results, savings))
+        if any(m != "ift_random" for m in results.methods):  # else nothing to compare
+            print()
+            print(_conclusion(results, savings))
     print()
     print(f"Finished in {elapsed:.0f} s. Results and figures in {out_dir}/:")
     for name in ["results.csv", "results.json"] + figures:
@@ -554,11 +576,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out_dir = _check_out_dir(args.out)
     weights = None if args.weights.lower() == "none" else args.weights
     freeze = args.freeze
+    from .candidates import find_duplicates
+
     try:
-        X_pool, y_pool, X_test, y_test, note = _load_data(args, data_path)
+        X_pool, y_pool, X_test, y_test, note, duplicates = _load_data(args, data_path)
+        if duplicates is None:  # array pools: identical candidates by their pixels
+            duplicates = find_duplicates(X_pool, y_pool)
+            keep = duplicates.keep(on_conflict=args.on_conflict)
+            if len(keep) < len(X_pool):
+                X_pool, y_pool = X_pool[keep], y_pool[keep]
     except (ValueError, TypeError, OSError) as exc:
         option = "--positive" if "positive_class=" in str(exc) else None
         message = _one_line(exc).replace("positive_class=", "")
+        message = re.sub(r"on_conflict='(\w+)'", r"--on-conflict \1", message)
         raise UsageError(f"{option} {message}" if option else message) from None
     estimator = _make_estimator(
         args.backbone,
@@ -584,7 +614,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with _cluster_or_usage_error(args):
         return _run(args, settings=settings, dataset_note=note, X_pool=X_pool, y_pool=y_pool,
                     X_test=X_test, y_test=y_test, estimator=estimator, out_dir=out_dir,
-                    title=f"sklearn-aift compare on {note}")
+                    title=f"sklearn-aift compare on {note}",
+                    duplicates=str(duplicates) if duplicates else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

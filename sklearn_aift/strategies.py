@@ -119,6 +119,8 @@ class _Strategy:
     """Common ranking, ``n_instances`` and ``exclude`` handling."""
 
     __name__ = "strategy"
+    # the keywords a call takes (the learner refuses others, e.g. a misspelt exclude=)
+    query_keywords = ("random_state", "exclude", "n_jobs", "chunk_size")
     cold_start = None
     cold_start_per_class = 0
 

@@ -133,7 +133,7 @@ def test_positive_names_the_positive_folder(tmp_path):
     for positive, bright_label in [("polyp", 1), ("normal", 0), (None, 1)]:
         argv = ["compare", "--dataset", "folder", "--data-dir", str(data), "--patch-size", "16"]
         args = build_parser().parse_args(argv + (["--positive", positive] if positive else []))
-        X_pool, y_pool, X_test, y_test, _ = _load_data(args, data)
+        X_pool, y_pool, X_test, y_test, _, _ = _load_data(args, data)
         for X, y in [(X_pool, y_pool), (X_test, y_test)]:
             bright = [patches.mean() > 100 for patches in np.asarray(X, float)]
             assert all(label == bright_label for label, b in zip(y, bright) if b)

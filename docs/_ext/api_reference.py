@@ -50,6 +50,12 @@ SECTIONS = [
         "Lazy candidate sets and the input validation every module uses.",
     ),
     (
+        "sklearn_aift.io",
+        "Reading images",
+        "One image reader for the package: PNG, JPEG, TIFF (16-bit and float too) and "
+        "DICOM to the network's 8-bit pixels, keeping the full depth and window for display.",
+    ),
+    (
         "sklearn_aift.augment",
         "Patch generation",
         "The paper's augmentation protocols that turn a candidate into patches.",

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet, candidate_keys
-from ..datasets._base import _READ_ERRORS, IMAGE_EXTENSIONS, check_image_file
+from ..io import IMAGE_EXTENSIONS, UnreadableImageError, is_dicom, verify_image
 from ..strategies import describe_strategy, entropy_diversity_quarter
 from ._store import CampaignStore, utc_now
 
@@ -35,15 +35,26 @@ _CHECKPOINTS = "checkpoints"
 _MAX_ANNOTATOR = 64
 
 
-def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
-    """Image files under ``root`` (nested folders included, hidden ones skipped), sorted."""
+def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                       ignored: list | None = None) -> list[Path]:
+    """Image files under ``root`` (nested folders included, hidden ones skipped), sorted.
+
+    DICOM files count whatever their extension (``DICM`` at byte 128) when
+    ``.dcm`` is among the extensions; other files are appended to ``ignored``
+    when given.
+    """
     exts = tuple(e.lower() for e in extensions)
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in exts:
-                found.append(Path(dirpath) / name)
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if path.suffix.lower() in exts or (".dcm" in exts and is_dicom(path)):
+                found.append(path)
+            elif ignored is not None:
+                ignored.append(path)
     return sorted(found)
 
 
@@ -163,7 +174,7 @@ class LabelingCampaign:
         self._set_estimator_classes()
         self._lock = threading.RLock()
         self._files: dict[str, Path] = {}  # candidate id -> image file (every scan's)
-        self._checked: dict[Path, tuple] = {}  # file -> ((size, mtime), readable)
+        self._skipped: set[Path] = set()  # files skipped and said so
         self._pool: Any = None
         self._pool_ids: np.ndarray = np.empty(0, dtype=object)
         self._phase = "starting"
@@ -224,7 +235,13 @@ class LabelingCampaign:
 
     def _scan(self) -> None:
         """Scan the folder into a new pool; previously seen images stay servable."""
-        paths = [p for p in list_folder_images(self.images_dir) if self._readable(p)]
+        ignored: list[Path] = []
+        paths = [p for p in list_folder_images(self.images_dir, ignored=ignored)
+                 if self._readable(p)]
+        for path in ignored:
+            if path not in self._skipped:
+                _logger.warning("skipping %s: not an image extension %s", path, IMAGE_EXTENSIONS)
+                self._skipped.add(path)
         if not paths:
             raise ValueError(
                 f"images_dir {str(self.images_dir)!r} holds no images with extensions "
@@ -238,20 +255,15 @@ class LabelingCampaign:
         _logger.info("scanned %s: %d images", self.images_dir, len(paths))
 
     def _readable(self, path: Path) -> bool:
-        """Whether PIL can read the file's header (remembered per size and mtime)."""
-        stat = path.stat()
-        stamp = (stat.st_size, stat.st_mtime_ns)
-        known = self._checked.get(path)
-        if known is not None and known[0] == stamp:
-            return known[1]
+        """Whether the file decodes fully (once per path, size and mtime: verify_image)."""
         try:
-            check_image_file(path, full=False)
-            ok = True
-        except _READ_ERRORS:
-            _logger.warning("skipping %s: it cannot be read as an image", path)
-            ok = False
-        self._checked[path] = (stamp, ok)
-        return ok
+            verify_image(path)
+        except UnreadableImageError as exc:
+            if path not in self._skipped:
+                _logger.warning("skipping %s", exc)
+                self._skipped.add(path)
+            return False
+        return True
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.images_dir).as_posix()
@@ -809,15 +821,23 @@ class LabelingCampaign:
         Raises
         ------
         ValueError
-            If a row does not have two fields, names a file not in the folder,
-            or a label outside ``classes``.
+            If the file is not UTF-8 CSV text, a row does not have two fields,
+            names a file not in the folder, or a label outside ``classes``.
 
         Examples
         --------
         >>> # campaign.import_labels("labels.csv")  # see LabelingCampaign
         """
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r]
+        try:
+            with open(csv_path, newline="", encoding="utf-8") as fh:
+                rows = [r for r in csv.reader(fh) if r]
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"labels file {str(csv_path)!r} is not a UTF-8 text CSV file (file,label): "
+                f"byte {exc.start} cannot be decoded."
+            ) from None
+        except csv.Error as exc:
+            raise ValueError(f"labels file {str(csv_path)!r} is not a CSV file: {exc}.") from None
         if rows and [v.strip().lower() for v in rows[0][:2]] == ["file", "label"]:
             rows = rows[1:]
         return self._record_imported(rows, f"labels file {str(csv_path)!r}", annotator)
@@ -831,7 +851,8 @@ class LabelingCampaign:
         Returns
         -------
         n_recorded : int
-            How many labels were recorded (annotator ``"folder"``).
+            How many labels were recorded (annotator ``"folder"``); when no
+            sub-folder is named like a class, a warning says so.
 
         Examples
         --------
@@ -842,6 +863,10 @@ class LabelingCampaign:
             parts = Path(self._relative(path)).parts
             if len(parts) > 1 and parts[0] in self.classes:
                 rows.append([self._relative(path), parts[0]])
+        if not rows:
+            _logger.warning(
+                "no labels from folders: %s has no top-level sub-folder named like a class "
+                "(%s) holding images", self.images_dir, ", ".join(self.classes))
         return self._record_imported(sorted(rows), "class folders", "folder")
 
     def _record_imported(self, rows: list[list[str]], source: str, annotator: str) -> int:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import errno
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
+from .._argtypes import UsageError
 from .._argtypes import positive_int as _positive_int
 from ..augment import FrameProtocol
 
 __all__ = ["add_label_parser", "run_label"]
 
 _logger = logging.getLogger("sklearn_aift.label")
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
 
 def _port(text: str) -> int:
     value = _positive_int(text)
@@ -137,16 +136,50 @@ def default_estimator(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _check_host(host: str, token: str | None) -> str | None:
-    from ._server import generate_token
+    """The token to use: none needed on a loopback address, else the one given or a new one."""
+    from ._server import generate_token, is_loopback
 
-    if host in LOOPBACK_HOSTS:
+    if is_loopback(host):
         return token
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return token
-    except ValueError:
-        pass
     return token if token is not None else generate_token()
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` once as uvicorn will, so a bad address or a busy port fails first."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's choice
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UsageError(f"--host {host}: not an address or host name that resolves "
+                             f"({exc})") from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {port}: already in use on {host} (another server, "
+                                 f"perhaps another session?); choose another with "
+                                 f"--port") from None
+            raise UsageError(f"--host {host}: cannot listen there "
+                             f"({exc.strerror or exc})") from None
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """One-line errors for a session that is a file and a labels file that is not text."""
+    session = args.session
+    if os.path.exists(session) and not os.path.isdir(session):
+        raise UsageError(f"--session {session}: exists and is not a folder (a session is a "
+                         f"folder; give a new or an existing session folder)")
+    if args.labels is not None:
+        if not os.path.isfile(args.labels):
+            raise UsageError(f"--labels {args.labels}: no such file")
+        try:
+            with open(args.labels, encoding="utf-8") as fh:
+                fh.read()
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"--labels {args.labels}: not a UTF-8 text CSV file (file,label); "
+                             f"byte {exc.start} cannot be decoded") from None
+        except OSError as exc:
+            raise UsageError(f"--labels {args.labels}: cannot read it ({exc.strerror})") from None
 
 
 def run_label(args: argparse.Namespace) -> int:
@@ -164,6 +197,10 @@ def run_label(args: argparse.Namespace) -> int:
 
     Raises
     ------
+    UsageError
+        Before anything is served or printed, if the session is a file, the
+        labels file is not text, the host is not an address of this machine
+        or the port is busy.
     ValueError
         If the folder, classes, strategy or session do not fit.
 
@@ -178,6 +215,8 @@ def run_label(args: argparse.Namespace) -> int:
     from ._campaign import LabelingCampaign
     from ._server import create_app
 
+    _check_paths(args)
+    _check_listen(args.host, args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     strategy = getattr(strategies, args.strategy, None)

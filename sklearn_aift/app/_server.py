@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import ipaddress
 import json
 import logging
 import secrets
@@ -20,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 
+from ..io import UnreadableImageError, read_image
 from ._campaign import LabelingCampaign
 
 __all__ = ["create_app", "generate_token"]
@@ -29,7 +31,35 @@ _logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_COOKIE = "aift_token"
 MAX_BODY_BYTES = 4096
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only: ``localhost`` or a loopback address.
+
+    Parameters
+    ----------
+    host : str
+        A host name or IP address (IPv6 without brackets).
+
+    Returns
+    -------
+    loopback : bool
+
+    Examples
+    --------
+    >>> from sklearn_aift.app._server import is_loopback
+    >>> is_loopback("127.0.0.2"), is_loopback("::1"), is_loopback("10.0.0.1")
+    (True, True, False)
+    """
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 # formats every browser displays as they are; others are converted to PNG
 _WEB_FORMATS = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                 ".gif": "image/gif", ".webp": "image/webp"}
@@ -60,6 +90,15 @@ def _presented_token(request: Request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE)
 
 
+def _eight_bit(path: Path) -> bool:
+    """Whether a browser shows the file as the model sees it (8 bits per channel)."""
+    try:
+        with Image.open(path) as im:
+            return im.mode in ("1", "L", "LA", "P", "RGB", "RGBA")
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
 def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -87,6 +126,8 @@ async def _read_json(request: Request) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HTTPException(400, f"request body must be JSON: {exc}.") from exc
+    except RecursionError:
+        raise HTTPException(400, "request body is JSON nested too deeply.") from None
 
 
 def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
@@ -139,9 +180,9 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
             # names, so a web page cannot reach it by rebinding its DNS name to 127.0.0.1
             host = request.headers.get("host", "")
             name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]")[0]
-            if name not in LOOPBACK_NAMES:
+            if not is_loopback(name):
                 return _error(403, f"Host {host!r} is refused: without a token this server "
-                                   f"answers only 127.0.0.1, localhost and [::1].")
+                                   f"answers only localhost and loopback addresses.")
         else:
             presented = _presented_token(request)
             if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
@@ -226,11 +267,15 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
         except KeyError as exc:
             raise HTTPException(404, exc.args[0]) from exc
         media = _WEB_FORMATS.get(path.suffix.lower())
-        if media is not None:
+        if media is not None and _eight_bit(path):
             return FileResponse(path, media_type=media)
-        with Image.open(path) as im:
-            out = io.BytesIO()
-            im.convert("RGB").save(out, format="PNG")
+        # DICOM, TIFF and high bit depth: the 8-bit pixels the model sees
+        try:
+            pixels = read_image(path, mode="RGB").pixels
+        except UnreadableImageError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        out = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(out, format="PNG")
         return Response(out.getvalue(), media_type="image/png")
 
     return app

@@ -8,13 +8,17 @@ kind of object (such as :class:`CandidateSet`).
 
 Private modules: ``_validation`` (checks and materialisation), ``_identity``
 (candidate keys and pixel digests), ``_sources`` (images, regions and the
-patch cache behind a candidate set) and ``_candidate_set``.
+patch cache behind a candidate set), ``_duplicates`` (identical content) and
+``_candidate_set``.
 """
 
 from ._candidate_set import CandidateSet, concatenate_candidates
+from ._duplicates import DuplicateReport, find_duplicates
 from ._identity import KeyedCandidates, candidate_keys, pixel_digest
 from ._validation import (
     check_candidate_labels,
+    check_class_list,
+    check_label_kinds,
     check_candidates,
     check_pixel_values,
     iter_candidate_batches,
@@ -23,12 +27,16 @@ from ._validation import (
 
 __all__ = [
     "CandidateSet",
+    "DuplicateReport",
+    "find_duplicates",
     "KeyedCandidates",
     "candidate_keys",
     "concatenate_candidates",
     "pixel_digest",
     "check_candidates",
     "check_candidate_labels",
+    "check_class_list",
+    "check_label_kinds",
     "check_pixel_values",
     "iter_candidate_batches",
     "materialize",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from typing import Any, Iterator
 
 import numpy as np
@@ -51,6 +52,11 @@ class CandidateSet:
     image_mode : {"RGB", "L"} or None, default=None
         Colour mode file images are converted to ("RGB" when None); ignored
         for arrays.
+    window : tuple of (float, float) or None, default=None
+        ``(center, width)`` of the file values mapped to ``[0, 255]`` (see
+        :func:`sklearn_aift.io.read_image`); None: a DICOM file's own window,
+        else each image's actual range (8-bit images unchanged). Ignored for
+        arrays.
     cache_dir : str or path-like or None, default=None
         Folder of an on-disk patch cache (``numpy.memmap`` files
         ``patches.npy`` and ``done.npy`` plus ``meta.json``): patches are
@@ -116,9 +122,10 @@ class CandidateSet:
         *,
         random_state: Any = 0,
         image_mode: str | None = None,
+        window: Any = None,
         cache_dir: Any = None,
     ):
-        source = _ImageSource(images, image_mode)
+        source = _ImageSource(images, image_mode, window)
         regions_arr = None if regions is None else np.array(regions, dtype=np.float64)
         if regions_arr is not None:
             if regions_arr.ndim != 2 or len(regions_arr) == 0:
@@ -393,6 +400,74 @@ class CandidateSet:
         (2, True, True)
         """
         return self._pool.keys()[self._rows]
+
+    def content_keys(self) -> np.ndarray:
+        """Keys of each candidate's content: equal for identical sources and regions.
+
+        Unlike :meth:`candidate_keys`, a file source is known by its decoded
+        content (each file decoded once per path, size and modification time,
+        see :func:`sklearn_aift.io.verify_image`), not its path, and the seed
+        of random protocols is left out: two files holding the same image give
+        equal keys. :func:`find_duplicates` uses them.
+
+        Returns
+        -------
+        keys : ndarray of str of shape (n,), dtype object
+
+        Raises
+        ------
+        UnreadableImageError
+            If a source file cannot be decoded.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift.candidates import CandidateSet
+        >>> images = np.stack([np.zeros((16, 16)), np.zeros((16, 16))]).astype(np.uint8)
+        >>> keys = CandidateSet(images).content_keys()
+        >>> bool(keys[0] == keys[1])
+        True
+        """
+        return self._pool.content_keys()[self._rows]
+
+    def readable_mask(self) -> np.ndarray:
+        """Which candidates' source images can be decoded; warns naming the others.
+
+        Every source file is decoded in full once (remembered by path, size and
+        modification time, see :func:`sklearn_aift.io.verify_image`), so a
+        truncated file whose header is intact is found here rather than when
+        its patches are made. In-memory sources are always readable.
+
+        Returns
+        -------
+        mask : ndarray of bool of shape (n,)
+            False for the candidates whose source file cannot be read.
+
+        Warns
+        -----
+        UserWarning
+            Naming the unreadable files, when there are any.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift.candidates import CandidateSet
+        >>> CandidateSet(np.zeros((2, 16, 16), np.uint8)).readable_mask().tolist()
+        [True, True]
+        """
+        bad = self._pool.source.unreadable()
+        mask = ~np.isin(self.image_index, bad)
+        if not mask.all():
+            files = [self._pool.source.items[i] for i in np.unique(self.image_index[~mask])]
+            shown = ", ".join(files[:20]) + (f" and {len(files) - 20} more" if len(files) > 20
+                                              else "")
+            warnings.warn(
+                f"{int((~mask).sum())} candidate(s) come from {len(files)} image file(s) that "
+                f"cannot be read and are skipped: {shown}",
+                UserWarning,
+                stacklevel=2,
+            )
+        return mask
 
     def cache_info(self) -> dict:
         """State of the on-disk cache.

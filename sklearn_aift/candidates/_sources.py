@@ -11,10 +11,11 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
 from ..augment._common import _check_image
+from ..io import UnreadableImageError, read_image, verify_image
+from ..io._reader import _check_window
 
 
 # --------------------------------------------------------------------------- CandidateSet
@@ -65,7 +66,8 @@ def _protocol_key(protocol: Any) -> str:
 class _ImageSource:
     """The source images of a pool: an in-memory stack, a list of arrays or files."""
 
-    def __init__(self, images: Any, image_mode: str | None):
+    def __init__(self, images: Any, image_mode: str | None, window: Any = None):
+        self.window = _check_window(window)
         if isinstance(images, np.ndarray):
             self._init_stack(images)
         elif isinstance(images, (list, tuple)):
@@ -144,12 +146,7 @@ class _ImageSource:
         return image
 
     def _read(self, path: str) -> np.ndarray:
-        try:
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert(self.mode))
-        except (OSError, ValueError) as exc:
-            raise OSError(f"cannot read source image {path!r}: {exc}") from exc
-        return arr[:, :, None] if arr.ndim == 2 else arr
+        return read_image(path, mode=self.mode, window=self.window).pixels
 
     def digest(self, index: int) -> str:
         """Content identity of one source (file: path, size, mtime; array: hash)."""
@@ -161,9 +158,9 @@ class _ImageSource:
                 path = os.path.abspath(self.items[index])
                 try:
                     st = os.stat(path)
-                    d = f"file:{path}:{st.st_size}:{st.st_mtime_ns}:{self.mode}"
+                    d = f"file:{path}:{st.st_size}:{st.st_mtime_ns}:{self._reading()}"
                 except OSError:
-                    d = f"file:{path}:missing:{self.mode}"
+                    d = f"file:{path}:missing:{self._reading()}"
             else:
                 arr = np.ascontiguousarray(self.items[index])
                 h = hashlib.blake2b(arr.data, digest_size=16)
@@ -171,6 +168,34 @@ class _ImageSource:
                 d = f"array:{h.hexdigest()}"
             self._digests[index] = d
         return d
+
+    def _reading(self) -> str:
+        """How files are read: the mode, and the window when one is given."""
+        return self.mode if self.window is None else f"{self.mode}:window{self.window}"
+
+    def content_digest(self, index: int) -> str:
+        """Digest of one source's decoded content (files decoded once, see verify_image).
+
+        An unreadable file gets a digest of its own (its path): it equals no other.
+        """
+        if self.kind == "files":
+            try:
+                return f"content:{verify_image(self.items[index])}:{self._reading()}"
+            except UnreadableImageError:
+                return f"unreadable:{os.path.abspath(self.items[index])}"
+        return self.digest(index)
+
+    def unreadable(self) -> list[int]:
+        """Indices of the source files that cannot be decoded (each decoded once)."""
+        if self.kind != "files":
+            return []
+        bad = []
+        for index, path in enumerate(self.items):
+            try:
+                verify_image(path)
+            except UnreadableImageError:
+                bad.append(index)
+        return bad
 
     def describe(self) -> str:
         if self.kind == "files":
@@ -203,23 +228,30 @@ class _Pool:
         return len(self.image_index)
 
     # ---- keys
+    def _hash_rows(self, source_digest: Any, with_seed: bool) -> np.ndarray:
+        proto = _protocol_key(self.protocol)
+        keys = np.empty(len(self), dtype=object)
+        for row in range(len(self)):
+            h = hashlib.blake2b(digest_size=16)
+            h.update(_KEY_VERSION.encode())
+            h.update(source_digest(int(self.image_index[row])).encode())
+            if self.regions is not None:
+                h.update(self.regions[row].tobytes())
+            h.update(proto.encode())
+            h.update(repr(self.patch_shape).encode())
+            if with_seed and self.uses_random:
+                h.update(f"seed:{self.seed}:{row}".encode())
+            keys[row] = h.hexdigest()
+        return keys
+
     def keys(self) -> np.ndarray:
         if self._keys is None:
-            proto = _protocol_key(self.protocol)
-            keys = np.empty(len(self), dtype=object)
-            for row in range(len(self)):
-                h = hashlib.blake2b(digest_size=16)
-                h.update(_KEY_VERSION.encode())
-                h.update(self.source.digest(int(self.image_index[row])).encode())
-                if self.regions is not None:
-                    h.update(self.regions[row].tobytes())
-                h.update(proto.encode())
-                h.update(repr(self.patch_shape).encode())
-                if self.uses_random:
-                    h.update(f"seed:{self.seed}:{row}".encode())
-                keys[row] = h.hexdigest()
-            self._keys = keys
+            self._keys = self._hash_rows(self.source.digest, with_seed=True)
         return self._keys
+
+    def content_keys(self) -> np.ndarray:
+        """Per row: the source's decoded content, region and protocol (no seed)."""
+        return self._hash_rows(self.source.content_digest, with_seed=False)
 
     # ---- generation
     def rng(self, row: int) -> np.random.Generator | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Iterator
 
 import numpy as np
@@ -119,6 +120,108 @@ def check_pixel_values(X: np.ndarray, *, name: str = "X") -> None:
         )
 
 
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (str, np.str_, bytes)):
+        return "str"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (numbers.Number, np.number)):
+        return "number"
+    return type(value).__name__
+
+
+def check_label_kinds(labels: Any, *, name: str = "y") -> None:
+    """Refuse labels that mix kinds (numbers, strings, booleans).
+
+    NumPy would silently turn ``[0, "a", 1]`` into the strings
+    ``["0", "a", "1"]``, so ``0`` and ``"0"`` would become one class; mixed
+    labels are refused instead, naming the kinds found.
+
+    Parameters
+    ----------
+    labels : array-like
+        Labels or classes as given (a list, tuple or array).
+    name : str, default="y"
+        The argument name used in error messages.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` mixes numbers, strings and booleans.
+
+    Examples
+    --------
+    >>> from sklearn_aift.candidates import check_label_kinds
+    >>> check_label_kinds([0, 1, 1])
+    >>> check_label_kinds([0, "a", 1])  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    TypeError: y mixes label types: number (0, 1) and str ('a'); give labels of one
+    type (all numbers or all strings).
+    """
+    if isinstance(labels, np.ndarray) and labels.dtype != object:
+        return  # one dtype: one kind
+    if not isinstance(labels, (list, tuple, np.ndarray)):
+        return
+    examples: dict[str, list] = {}
+    for value in np.asarray(labels, dtype=object).ravel().tolist():
+        shown = examples.setdefault(_label_kind(value), [])
+        if len(shown) < 3 and value not in shown:
+            shown.append(value)
+    if len(examples) > 1:
+        kinds = " and ".join(
+            f"{kind} ({', '.join(repr(v) for v in values)})" for kind, values in examples.items()
+        )
+        raise TypeError(
+            f"{name} mixes label types: {kinds}; give labels of one type (all numbers or "
+            f"all strings)."
+        )
+
+
+def check_class_list(classes: Any, *, name: str = "classes") -> np.ndarray:
+    """Validate declared classes: 1-D, at least two, one type, no repeats.
+
+    Parameters
+    ----------
+    classes : array-like
+        The classes.
+    name : str, default="classes"
+        The argument name used in error messages.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        As given, in the given order.
+
+    Raises
+    ------
+    TypeError
+        If ``classes`` mixes numbers and strings.
+    ValueError
+        If ``classes`` is not 1-D, holds fewer than two classes or repeats one.
+
+    Examples
+    --------
+    >>> from sklearn_aift.candidates import check_class_list
+    >>> check_class_list(["benign", "malignant"]).tolist()
+    ['benign', 'malignant']
+    >>> check_class_list([0, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: classes must not repeat a class; got [0, 0].
+    """
+    check_label_kinds(classes, name=name)
+    array = np.asarray(classes)
+    if array.ndim != 1 or len(array) < 2:
+        raise ValueError(
+            f"{name} must be a 1-D array-like of at least 2 classes; got {classes!r}."
+        )
+    values = array.tolist()
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat a class; got {values}.")
+    return array
+
+
 def check_candidate_labels(y: Any, n_candidates: int, *, name: str = "y") -> np.ndarray:
     """Validate candidate labels: one per candidate, 1-D, no missing values.
 
@@ -139,8 +242,8 @@ def check_candidate_labels(y: Any, n_candidates: int, *, name: str = "y") -> np.
     Raises
     ------
     ValueError
-        If ``y`` is not 1-D, its length differs from ``n_candidates`` or it holds
-        NaN.
+        If ``y`` is not 1-D, its length differs from ``n_candidates``, it holds
+        NaN, or it mixes numbers and strings (see :func:`check_label_kinds`).
 
     Examples
     --------
@@ -148,6 +251,7 @@ def check_candidate_labels(y: Any, n_candidates: int, *, name: str = "y") -> np.
     >>> check_candidate_labels([0, 1, 1], 3)
     array([0, 1, 1])
     """
+    check_label_kinds(y, name=name)
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one label per candidate); got shape {y.shape}.")

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+from ..io import IMAGE_EXTENSIONS, UnreadableImageError, is_dicom
+from ..io import read_image as _read_image
 
-# what PIL raises on missing, truncated, corrupt or absurdly large files
-_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# what the reader raises on missing, truncated, corrupt or unsupported files
+_READ_ERRORS = (UnreadableImageError,)
 
 
 def check_dir(path: Any, name: str) -> Path:
@@ -29,31 +29,36 @@ def check_dir(path: Any, name: str) -> Path:
     return folder
 
 
-def list_images(folder: Path, extensions: tuple = IMAGE_EXTENSIONS) -> list[Path]:
-    """Image files directly inside ``folder`` (by extension, case-insensitive), sorted."""
+def list_images(
+    folder: Path, extensions: tuple = IMAGE_EXTENSIONS, ignored: list | None = None
+) -> list[Path]:
+    """Image files directly inside ``folder`` (by extension, case-insensitive), sorted.
+
+    With ``.dcm`` among the extensions, DICOM files without it (``DICM`` at
+    byte 128) count too. Other files (hidden ones aside) are appended to
+    ``ignored`` when given.
+    """
     exts = tuple(e.lower() for e in extensions)
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
-    )
+    images = []
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        if p.suffix.lower() in exts or (".dcm" in exts and is_dicom(p)):
+            images.append(p)
+        elif ignored is not None:
+            ignored.append(p)
+    return images
 
 
 def read_image(path: Path, mode: str) -> np.ndarray:
-    """Decode ``path`` to a uint8 array converted to ``mode`` ("RGB" or "L").
+    """Decode ``path`` to a uint8 array in ``mode`` ("RGB": (H, W, 3); "L": (H, W)).
 
-    Raises one of ``_READ_ERRORS`` when the file cannot be decoded.
+    High bit depth is scaled over the image's range and DICOM windowed (see
+    :func:`sklearn_aift.io.read_image`). Raises one of ``_READ_ERRORS`` when
+    the file cannot be decoded.
     """
-    with Image.open(path) as im:
-        return np.asarray(im.convert(mode))
-
-
-def check_image_file(path: Path, full: bool = True) -> tuple[int, int]:
-    """``(width, height)`` of an image file; decodes it fully when ``full``."""
-    with Image.open(path) as im:
-        if full:
-            im.load()
-        return im.size
+    pixels = _read_image(path, mode=mode).pixels
+    return pixels[:, :, 0] if mode == "L" else pixels
 
 
 def warn_skipped(paths: list, reason: str, stacklevel: int = 3) -> None:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
-from ..candidates import CandidateSet
+from ..candidates import CandidateSet, DuplicateReport
+from ..candidates._duplicates import ON_CONFLICT
 from ..candidates._sources import _resolve_seed
-from ._base import (
-    _READ_ERRORS,
-    IMAGE_EXTENSIONS,
-    check_dir,
-    check_image_file,
-    list_images,
-    warn_skipped,
-)
+from ..io import IMAGE_EXTENSIONS, UnreadableImageError, verify_image
+from ._base import check_dir, list_images, warn_skipped
 
 __all__ = ["load_image_folder"]
 
@@ -28,8 +24,9 @@ def load_image_folder(
     positive_class: str | None = None,
     protocol: Any = None,
     image_mode: str = "RGB",
+    window: Any = None,
     extensions: tuple = IMAGE_EXTENSIONS,
-    verify: bool = True,
+    on_conflict: str = "raise",
     cache_dir: Any = None,
     return_X_y: bool = False,
     random_state: int = 0,
@@ -45,7 +42,16 @@ def load_image_folder(
     ``positive_class``. Images are read
     lazily from disk when patches are made, so folders larger than memory
     work; images of any size are fine (the protocol's crops are relative to
-    each image).
+    each image). Every file is decoded once at loading (remembered by path,
+    size and modification time) with :func:`sklearn_aift.io.read_image`'s
+    reader: unreadable files (truncated, corrupt, multi-frame DICOM) are
+    skipped with a warning naming them, and so are files of other extensions.
+
+    Files with identical decoded content are one candidate, the first in
+    sorted order (an expert is never asked twice for the same pixels); they
+    are reported once in a warning and in ``duplicates``. Identical files in
+    different class folders carry conflicting labels: refused by default,
+    listing them, or resolved by ``on_conflict``.
 
     Parameters
     ----------
@@ -60,13 +66,18 @@ def load_image_folder(
         pixels: the image, its quadrants and its 4 x 4 cells).
     image_mode : {"RGB", "L"}, default="RGB"
         Colour mode images are converted to (3 or 1 channels).
+    window : tuple of (float, float) or None, default=None
+        ``(center, width)`` of the values mapped to ``[0, 255]`` for 16-bit,
+        float and DICOM images (see :func:`sklearn_aift.io.read_image`); None:
+        a DICOM file's own window, else each image's actual range.
     extensions : tuple of str, default=IMAGE_EXTENSIONS
         File extensions taken as images (case-insensitive): by default ``.jpg``,
-        ``.jpeg``, ``.png``, ``.bmp``, ``.tif``, ``.tiff``, ``.gif``, ``.webp``.
-        Other files are ignored.
-    verify : bool, default=True
-        Decode every image once at loading to find unreadable files (else only
-        their headers are read).
+        ``.jpeg``, ``.png``, ``.bmp``, ``.tif``, ``.tiff``, ``.gif``, ``.webp``
+        and ``.dcm``. Other files are skipped with a warning.
+    on_conflict : {"raise", "drop", "first"}, default="raise"
+        Identical images in different class folders: refuse them (ValueError
+        listing the files), leave every copy out (``"drop"``), or keep the
+        first in sorted order with its folder's label (``"first"``).
     cache_dir : path or None, default=None
         On-disk patch cache of the returned :class:`~sklearn_aift.candidates.CandidateSet`.
     return_X_y : bool, default=False
@@ -82,7 +93,9 @@ def load_image_folder(
         ndarray of the names of the class folders that hold images (folders
         without readable images are left out), ``target_names[t]`` being the
         class of target ``t``; ``filenames``: ndarray of the image paths;
-        ``DESCR``.
+        ``duplicates``: the :class:`~sklearn_aift.candidates.DuplicateReport`
+        of the readable files (positions in the sorted list of readable
+        files, conflicts included); ``DESCR``.
     (data, target) : tuple
         With ``return_X_y=True``.
 
@@ -92,14 +105,15 @@ def load_image_folder(
         If ``root`` is missing or not a folder.
     ValueError
         If ``root`` has no class subfolders or no readable images,
-        ``image_mode`` is unknown, or ``positive_class`` is not one of exactly
-        two class folders with images.
+        ``image_mode`` or ``on_conflict`` is unknown, ``positive_class`` is
+        not one of exactly two class folders with images, or identical images
+        sit in different class folders and ``on_conflict="raise"``.
 
     Warns
     -----
     UserWarning
-        Listing unreadable image files (skipped) and class folders without
-        images.
+        Listing unreadable image files and files of other extensions
+        (skipped), class folders without images, and identical images (once).
 
     Examples
     --------
@@ -112,7 +126,7 @@ def load_image_folder(
     >>> for name, value in [("benign", 60), ("malignant", 200)]:
     ...     (root / name).mkdir()
     ...     for i in range(2):
-    ...         image = Image.fromarray(np.full((40, 50, 3), value, np.uint8))
+    ...         image = Image.fromarray(np.full((40, 50, 3), value + i, np.uint8))
     ...         image.save(root / name / f"{i}.png")
     >>> images = load_image_folder(root)
     >>> images.data.shape, images.target.tolist(), images.target_names.tolist()
@@ -125,6 +139,8 @@ def load_image_folder(
     folder = check_dir(root, "root")
     if image_mode not in ("RGB", "L"):
         raise ValueError(f"image_mode must be 'RGB' or 'L'; got {image_mode!r}.")
+    if on_conflict not in ON_CONFLICT:
+        raise ValueError(f"on_conflict must be one of {ON_CONFLICT}; got {on_conflict!r}.")
     if protocol is None:
         protocol = FrameProtocol()
     if getattr(protocol, "region_size", None) != 0:
@@ -136,27 +152,33 @@ def load_image_folder(
         raise ValueError(
             f"root {str(folder)!r} has no class subfolders; expected root/<class>/<image files>."
         )
-    per_class, unreadable = {}, []
+    images, digests, unreadable, ignored = [], [], [], []
     for name in classes:
-        readable = []
-        for path in list_images(folder / name, extensions):
+        for path in list_images(folder / name, extensions, ignored):
             try:
-                check_image_file(path, full=verify)
-            except _READ_ERRORS:
-                unreadable.append(path)
+                digests.append(verify_image(path))
+            except UnreadableImageError as exc:
+                unreadable.append(f"{path} ({exc.reason})")
                 continue
-            readable.append(str(path))
-        per_class[name] = readable
+            images.append((str(path), name))
     warn_skipped(unreadable, "cannot be read as images")
-    empty = [name for name in classes if not per_class[name]]
+    warn_skipped(ignored, f"do not have an image extension {tuple(extensions)}")
+    duplicates = DuplicateReport(digests, [name for _, name in images],
+                                 [path for path, _ in images])
+    if duplicates:
+        keep = duplicates.keep(on_conflict)  # raises on conflicts by default
+        warnings.warn(f"{str(folder)!r}: {duplicates}; each content is one candidate.",
+                      UserWarning, stacklevel=2)
+        images = [images[i] for i in keep]
+    with_images = {name for _, name in images}
+    empty = [name for name in classes if name not in with_images]
     warn_skipped([folder / name for name in empty], "are class folders without readable images")
-    classes = [name for name in classes if per_class[name]]
+    classes = [name for name in classes if name in with_images]
     if not classes:
         raise ValueError(
             f"no readable images with extensions {tuple(extensions)} under {str(folder)!r}."
         )
     # images stay in sorted folder order whichever class is positive; only targets change
-    images = [(path, name) for name in classes for path in per_class[name]]
     if positive_class is not None:
         classes = _put_positive_last(classes, positive_class, empty, folder)
     label_of = {name: label for label, name in enumerate(classes)}
@@ -167,6 +189,7 @@ def load_image_folder(
         protocol,
         random_state=_resolve_seed(random_state),
         image_mode=image_mode,
+        window=window,
         cache_dir=cache_dir,
     )
     target = np.asarray(target, dtype=np.int64)
@@ -177,6 +200,7 @@ def load_image_folder(
         target=target,
         target_names=np.array(classes),
         filenames=np.array(paths),
+        duplicates=duplicates,
         DESCR=f"Images from {str(folder)!r}, one class per subfolder.",
     )
 

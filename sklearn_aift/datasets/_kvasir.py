@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from scipy import ndimage
 from sklearn.utils import Bunch
 
 from ..augment import BoxProtocol
-from ..candidates import CandidateSet
+from ..candidates import CandidateSet, DuplicateReport, pixel_digest
+from ..candidates._duplicates import ON_CONFLICT
 from ..candidates._sources import _resolve_seed
 from ._base import _READ_ERRORS, check_dir, list_images, read_image, warn_skipped
 
@@ -204,6 +206,7 @@ def load_kvasir_seg(
     min_box_size: float = 8,
     max_dark_fraction: float = 0.25,
     cache_dir: Any = None,
+    on_conflict: str = "raise",
     return_X_y: bool = False,
     random_state: int = 0,
 ) -> Any:
@@ -274,6 +277,11 @@ def load_kvasir_seg(
         Largest share of dark pixels in a negative box.
     cache_dir : path or None, default=None
         On-disk patch cache of the returned :class:`~sklearn_aift.candidates.CandidateSet`.
+    on_conflict : {"raise", "drop", "first"}, default="raise"
+        Frames with identical images are one frame (the first by name, with a
+        warning reporting them); when their masks differ (conflicting
+        annotations) they are refused listing the files, left out
+        (``"drop"``) or the first is kept with its mask (``"first"``).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
     random_state : int, default=0
@@ -292,7 +300,9 @@ def load_kvasir_seg(
         ``box_source``: ndarray (n_frames,) of "file" or "masks";
         ``n_negatives_missing``: negatives that found no room;
         ``kind``: ndarray (n,) of "polyp", "negative" or "hard negative";
-        ``target_names``: ``["mucosa", "polyp"]``; ``DESCR``.
+        ``target_names``: ``["mucosa", "polyp"]``; ``duplicates``: the
+        :class:`~sklearn_aift.candidates.DuplicateReport` of the readable
+        frames (labels: the mask files); ``DESCR``.
     (data, target) : tuple
         With ``return_X_y=True``.
 
@@ -302,13 +312,14 @@ def load_kvasir_seg(
         If ``data_dir``, ``images/`` or ``masks/`` is missing.
     ValueError
         If there are no images, masks and images do not match by name, the box
-        file is malformed, or every frame is unreadable.
+        file is malformed, every frame is unreadable, or identical images have
+        different masks and ``on_conflict="raise"``.
 
     Warns
     -----
     UserWarning
-        Listing image or mask files that cannot be read or whose sizes differ;
-        those frames are skipped.
+        Listing image or mask files that cannot be read or whose sizes differ
+        (those frames are skipped), and identical frames (once).
 
     Examples
     --------
@@ -321,7 +332,8 @@ def load_kvasir_seg(
     >>> tmp = TemporaryDirectory(); root = Path(tmp.name)
     >>> (root / "images").mkdir(); (root / "masks").mkdir()
     >>> for i in range(4):
-    ...     Image.fromarray(np.full((64, 64, 3), 150, np.uint8)).save(root / "images" / f"f{i}.png")
+    ...     frame = np.full((64, 64, 3), 150 + i, np.uint8)  # distinct frames
+    ...     Image.fromarray(frame).save(root / "images" / f"f{i}.png")
     ...     mask = np.zeros((64, 64), np.uint8); mask[10:30, 12:34] = 255
     ...     Image.fromarray(mask).save(root / "masks" / f"f{i}.png")
     >>> polyps = load_kvasir_seg(root, protocol=BoxProtocol(patch_size=16, shift=0))
@@ -356,6 +368,8 @@ def load_kvasir_seg(
         raise ValueError(
             f"protocol must be a box protocol (such as BoxProtocol()); got {protocol!r}."
         )
+    if on_conflict not in ON_CONFLICT:
+        raise ValueError(f"on_conflict must be one of {ON_CONFLICT}; got {on_conflict!r}.")
     seed = _resolve_seed(random_state)
 
     pairs = _match_pairs(images_dir, masks_dir)
@@ -377,18 +391,14 @@ def load_kvasir_seg(
     box_entries = {} if box_file is None else _read_box_file(box_file)
 
     # read every frame once: readability, mask, dark border, boxes
-    frames = []
+    frames, contents = [], []
     unreadable, mismatched = [], []
     for stem, img_path, mask_path in pairs:
         try:
             image = read_image(img_path, "RGB")
-        except _READ_ERRORS:
-            unreadable.append(img_path)
-            continue
-        try:
             mask = read_image(mask_path, "L") >= 128
-        except _READ_ERRORS:
-            unreadable.append(mask_path)
+        except _READ_ERRORS as exc:
+            unreadable.append(f"{exc.path} ({exc.reason})")
             continue
         if mask.shape != image.shape[:2]:
             mismatched.append(mask_path)
@@ -403,10 +413,12 @@ def load_kvasir_seg(
         pos = _clean_boxes(pos, width, height, min_box_size)
         dark = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2]) < 30
         frames.append((stem, img_path, mask_path, mask, dark, pos, source))
+        contents.append((pixel_digest(image), pixel_digest(mask)))
     warn_skipped(unreadable, "cannot be read as images (their frames are left out)")
     warn_skipped(mismatched, "have a different size than their image (their frames are left out)")
     if not frames:
         raise ValueError(f"no readable image/mask pairs in {str(root)!r}.")
+    frames, duplicates = _one_frame_per_image(frames, contents, on_conflict)
 
     all_pos = np.concatenate([f[5] for f in frames])
     if len(all_pos):
@@ -489,5 +501,21 @@ def load_kvasir_seg(
         n_negatives_missing=int(missing),
         kind=np.array(kinds),
         target_names=np.array(["mucosa", "polyp"]),
+        duplicates=duplicates,
         DESCR=_DESCR,
     )
+
+
+def _one_frame_per_image(frames: list, contents: list, on_conflict: str) -> tuple:
+    """Frames with identical images kept once (the first); masks that differ are conflicts."""
+    report = DuplicateReport(
+        [image for image, _ in contents],
+        labels=[mask for _, mask in contents],
+        names=[f"{f[1]} (mask {Path(f[2]).name})" for f in frames],
+    )
+    if not report:
+        return frames, report
+    keep = report.keep(on_conflict)  # raises on conflicting masks by default
+    warnings.warn(f"{report} (labels: mask digests); each image is one frame.", UserWarning,
+                  stacklevel=3)
+    return [frames[i] for i in keep], report

@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from ..candidates import check_candidate_labels, check_candidates
+from ..candidates import check_candidate_labels, check_candidates, find_duplicates
 from ..learner import ActiveLearner
 from ..net import ActivationCache
 from ..strategies import describe_strategy
@@ -99,6 +99,17 @@ def _evaluate(estimator: Any, X_test: Any, y_test: np.ndarray, classes: np.ndarr
     return _roc_auc(y_test, proba, classes, positive), accuracy, seconds
 
 
+def _readable(X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The candidates whose source images can be read (a CandidateSet warns naming the rest)."""
+    readable = getattr(X, "readable_mask", None)
+    if not callable(readable):
+        return X, y
+    mask = np.asarray(readable(), dtype=bool)
+    if mask.all():
+        return X, y
+    return X[np.flatnonzero(mask)], y[mask]
+
+
 def _method_estimator(estimator: Any, method: str, seed: int, cache: Any,
                       scratch_params: Mapping[str, Any]) -> Any:
     est = clone(estimator)
@@ -153,14 +164,15 @@ def _simulate(
     for r in range(1, n_rounds + 1):
         current_round = r
         recorded.clear()
-        learner.run(oracle, X_pool, budget=r * batch_size, batch_size=batch_size)
-        if len(learner.history_) != r:
-            raise RuntimeError(
-                f"the learner ran {len(learner.history_)} rounds where {r} were expected "
-                f"(method {method!r}, seed {seed})."
-            )
+        # one round of Alg. 1; with identical candidates in the pool it may add fewer labels
+        indices, X_query = learner.query(X_pool, n_instances=batch_size)
+        learner.teach(X_query, oracle(indices), indices=indices, annotator="oracle")
         entry = learner.history_[-1]
         queried = np.asarray(entry["queried"], dtype=np.intp)
+        new_labels = int(entry["n_new"])
+        if new_labels < len(queried):
+            logger.info("%s, seed %d, round %d: %d new label(s) of %d queried (identical "
+                        "candidates count once)", method, seed, r, new_labels, len(queried))
         auc, accuracy, eval_time = _evaluate(learner.estimator, X_test, y_test, classes, positive)
         n_pos = int(np.sum(y_pool[queried] == positive))
         yield {
@@ -246,6 +258,13 @@ def run_comparison(
     methods or seeds reuses the stored ones. At the end the table is written
     to ``out_dir/results.csv`` and ``out_dir/results.json``.
 
+    Candidates whose source image files cannot be read (truncated, corrupt)
+    are left out of the pool and the test set with a warning naming the
+    files. Candidates with identical content count once (the learner never
+    queries a copy; a round that gets fewer new labels than ``batch_size`` is
+    logged); identical candidates with different labels in ``y_pool`` are
+    refused, listing them.
+
     Parameters
     ----------
     estimator : estimator object
@@ -303,7 +322,9 @@ def run_comparison(
     ------
     ValueError
         For an unknown method, a bad number, labels that do not match the
-        candidates, a single-class pool or a budget larger than the pool.
+        candidates, a single-class pool, a budget larger than the pool's
+        distinct candidates, or identical pool candidates with different
+        labels.
 
     Examples
     --------
@@ -330,6 +351,8 @@ def run_comparison(
     X_test = check_candidates(X_test, name="X_test")
     y_pool = check_candidate_labels(y_pool, len(X_pool), name="y_pool")
     y_test = check_candidate_labels(y_test, len(X_test), name="y_test")
+    X_pool, y_pool = _readable(X_pool, y_pool)  # unreadable files: skipped, with a warning
+    X_test, y_test = _readable(X_test, y_test)
     classes = np.unique(y_pool)
     if len(classes) < 2:
         raise ValueError(f"y_pool holds a single class ({classes[0]!r}); two are needed.")
@@ -344,11 +367,17 @@ def run_comparison(
         raise ValueError(
             f"positive_label={positive_label!r} is not a pool label; labels: {classes.tolist()}."
         )
+    duplicates = find_duplicates(X_pool, y_pool)
+    duplicates.keep(on_conflict="raise")  # conflicting oracle labels: refused, listed
+    # (the learner warns once that identical candidates are queried once)
     budget = n_rounds * batch_size
-    if budget > len(X_pool):
+    n_distinct = len(X_pool) - duplicates.n_duplicates
+    if budget > n_distinct:
         raise ValueError(
             f"the budget n_rounds * batch_size = {n_rounds} * {batch_size} = {budget} exceeds "
-            f"the pool of {len(X_pool)} candidates."
+            f"the pool of {n_distinct} candidates"
+            + (f" ({len(X_pool)} with {duplicates.n_duplicates} identical ones)."
+               if duplicates else ".")
         )
     scratch_params = {"weights": None} if scratch_params is None else dict(scratch_params)
     rounds_kept = {int(r) for r in patch_proba_rounds}

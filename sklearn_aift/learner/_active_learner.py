@@ -15,7 +15,7 @@ from ._labeled import LabeledSet
 from ._modal_api import ModALAPI
 from ._persistence import SessionPersistence
 from ._pool import PoolView, identify
-from ._query import accepts, call_strategy, strategy_name
+from ._query import accepts, call_strategy, check_exclude, check_query_kwargs, strategy_name
 from ._rounds import RoundKeeping
 from ._run import OracleLoop
 from ._session import SessionStore
@@ -272,7 +272,10 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         if self._pool is None or self._pool.X is not X_pool:
             self._pool = PoolView(X_pool)
         else:
-            self._pool.keys = PoolView(X_pool).keys  # cached for arrays; rechecks edits
+            keys = PoolView(X_pool).keys  # cached for arrays; rechecks edits
+            if keys is not self._pool.keys and not np.array_equal(keys, self._pool.keys):
+                self._pool = PoolView(X_pool)  # edited in place: find its copies again
+            self._pool.keys = keys
         self._finish_pending()
         return self._pool
 
@@ -326,10 +329,11 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         self._initialize()
         n_instances = check_positive_int(n_instances, "n_instances")
         pool = self._bind_pool(X_pool)
-        exclude = np.flatnonzero(pool.labeled_mask(self._labeled))
+        check_query_kwargs(self.query_strategy, query_kwargs)
+        exclude = np.flatnonzero(~pool.queryable_mask(self._labeled))
         user = query_kwargs.pop("exclude", None)
         if user is not None:
-            exclude = np.union1d(exclude, np.asarray(user, dtype=np.intp).ravel())
+            exclude = np.union1d(exclude, check_exclude(user, len(pool)))
         exclude = exclude.astype(np.intp)
         if len(pool) - len(exclude) <= 0:
             raise ValueError(

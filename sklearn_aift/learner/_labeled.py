@@ -38,6 +38,10 @@ class LabeledSet:
             position = self._position.get(digest)
         return position
 
+    def alias(self, key: str, position: int) -> None:
+        """Know ``key`` (another candidate with identical pixels) as the one at ``position``."""
+        self._position.setdefault(key, position)
+
     def known(self) -> set[str]:
         """Every key and pixel digest of a labeled candidate."""
         return set(self._position)

@@ -115,9 +115,12 @@ class SessionPersistence:
         ------
         FileNotFoundError
             If there is no session at ``path``.
+        NotADirectoryError
+            If ``path`` is a file (a session is a folder).
         SessionError
             If the store is corrupt, truncated, of another format version, or
-            the estimator or strategy do not match it.
+            the estimator or strategy do not match it, or its database is a
+            folder.
 
         Examples
         --------

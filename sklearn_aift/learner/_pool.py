@@ -9,11 +9,12 @@ its position, so any pool works on any call: the same pool, one shrunk with
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..candidates import candidate_keys, materialize, pixel_digest
+from ..candidates import DuplicateReport, candidate_keys, materialize, pixel_digest
 from ._labeled import LabeledSet
 
 __all__ = ["PoolView", "identify"]
@@ -32,9 +33,40 @@ class PoolView:
         self.X = X_pool
         self.keys = candidate_keys(X_pool)
         self.own_keys = callable(getattr(X_pool, "candidate_keys", None))
+        self._copies: np.ndarray | None = None
+        self._unreadable: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def copies(self) -> np.ndarray:
+        """Which candidates repeat the content of an earlier one of the pool (computed once).
+
+        Identical content is one candidate: only the first copy is ever queried.
+        """
+        if self._copies is None:
+            content = getattr(self.X, "content_keys", None)
+            report = DuplicateReport(content() if callable(content) else self.keys)
+            copies = np.zeros(len(self), dtype=bool)
+            for group in report.groups:
+                copies[group[1:]] = True
+            if report:  # one warning per message: shown once however many learners see it
+                warnings.warn(f"X_pool: {report}; each content is queried once.", UserWarning,
+                              stacklevel=4)
+            self._copies = copies
+        return self._copies
+
+    def unreadable(self) -> np.ndarray:
+        """Candidates whose source file cannot be read (a warning names them; found once)."""
+        if self._unreadable is None:
+            readable = getattr(self.X, "readable_mask", None)
+            self._unreadable = (~readable() if callable(readable)
+                                else np.zeros(len(self), dtype=bool))
+        return self._unreadable
+
+    def queryable_mask(self, labeled: LabeledSet) -> np.ndarray:
+        """Candidates that may be queried: unlabeled, readable, the first of identical ones."""
+        return ~(self.labeled_mask(labeled) | self.copies() | self.unreadable())
 
     def labeled_mask(self, labeled: LabeledSet) -> np.ndarray:
         """Which candidates of the pool are labeled (by key or by pixel digest)."""
@@ -131,8 +163,13 @@ def identify(
         if query is not None and query["pool"].own_keys and not set(digests) <= known:
             aliases = _query_aliases(query)
         keys = [aliases.get(d, d) for d in digests]
+    first_of: dict[str, str] = {}
     for j, (key, digest) in enumerate(zip(keys, digests)):
         position = labeled.find(key, digest)
         if position is not None:
+            # identical pixels are one candidate: a copy is known from now on as the original
+            labeled.alias(key, position)
             keys[j] = labeled.keys[position]
+        else:
+            keys[j] = first_of.setdefault(digest, key)  # copies within this batch: one candidate
     return keys, digests

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["accepts", "call_strategy", "strategy_name"]
+__all__ = ["accepts", "call_strategy", "check_exclude", "check_query_kwargs", "strategy_name"]
 
 
 def strategy_name(strategy: Any) -> str:
@@ -23,6 +23,50 @@ def accepts(strategy: Callable, name: str) -> bool:
         return name in inspect.signature(strategy).parameters
     except (TypeError, ValueError):
         return False
+
+
+def check_query_kwargs(strategy: Callable, kwargs: dict[str, Any]) -> None:
+    """Raise a TypeError for keywords the strategy does not take.
+
+    A strategy takes its explicit parameters and, when it declares them, the
+    names in its ``query_keywords`` attribute (this package's strategies); one
+    with only ``**kwargs`` and no declaration takes anything.
+    """
+    try:
+        parameters = inspect.signature(strategy).parameters
+    except (TypeError, ValueError):
+        return
+    declared = getattr(strategy, "query_keywords", None)
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if open_ended and declared is None:
+        return
+    named = {name for name, p in parameters.items()
+             if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
+    known = named - {"learner", "X_pool", "n_instances"} | set(declared or ())
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise TypeError(
+            f"query() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}: the "
+            f"query strategy {strategy_name(strategy)} takes {sorted(known)}."
+        )
+
+
+def check_exclude(exclude: Any, n_pool: int) -> np.ndarray:
+    """``exclude`` as positions in a pool of ``n_pool``, or an error naming it."""
+    array = np.asarray(exclude).ravel()
+    if array.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"exclude must hold integer positions in X_pool; got {exclude!r} "
+            f"(dtype {array.dtype})."
+        )
+    if array.min() < 0 or array.max() >= n_pool:
+        raise ValueError(
+            f"exclude must hold positions in [0, {n_pool}) of X_pool; got "
+            f"{array[(array < 0) | (array >= n_pool)].tolist()}."
+        )
+    return array.astype(np.intp)
 
 
 def _check_answer(

@@ -88,7 +88,7 @@ class OracleLoop:
         pool = self._bind_pool(X_pool)
         ask = make_oracle(oracle, len(pool))
         while True:
-            remaining = len(pool) - int(pool.labeled_mask(self._labeled).sum())
+            remaining = int(pool.queryable_mask(self._labeled).sum())
             if budget is not None:
                 remaining = min(remaining, budget - len(self._labeled))
             if remaining <= 0 or (until is not None and until(self)):

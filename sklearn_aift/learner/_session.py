@@ -294,8 +294,11 @@ class SessionStore(SessionReads, CheckpointFiles):
         ------
         FileNotFoundError
             If there is no session database at ``path``.
+        NotADirectoryError
+            If ``path`` is a file.
         SessionError
-            If the store is corrupt, truncated, incomplete or too new.
+            If the store is corrupt, truncated, incomplete or too new, or its
+            database is a folder.
 
         Examples
         --------
@@ -307,8 +310,18 @@ class SessionStore(SessionReads, CheckpointFiles):
         2
         """
         store = cls(path)
+        if store.path.exists() and not store.path.is_dir():
+            raise NotADirectoryError(
+                f"no session store at {store.path}: it is a file; a session is the folder "
+                f"holding {DB_NAME}."
+            )
         if not store.path.is_dir():
             raise FileNotFoundError(f"no session store at {store.path}: the folder does not exist.")
+        if store.db_path.exists() and not store.db_path.is_file():
+            raise SessionError(
+                f"no session store at {store.path}: {store.db_path} is a folder, not the "
+                f"{DB_NAME} database."
+            )
         if not store.db_path.is_file():
             raise FileNotFoundError(
                 f"no session store at {store.path}: {DB_NAME} is missing from the folder."

@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..candidates import check_class_list
+
 __all__ = [
     "apply_classes",
     "check_annotator",
@@ -98,15 +100,7 @@ def check_classes(classes: Any) -> list[Any] | None:
     """``classes`` as a list of at least two distinct JSON scalars, or None."""
     if classes is None:
         return None
-    array = np.asarray(classes)
-    if array.ndim != 1 or len(array) < 2:
-        raise ValueError(
-            f"classes must be a 1-D array-like of at least 2 classes; got {classes!r}."
-        )
-    values = [label_value(v) for v in array.tolist()]
-    if len(set(values)) != len(values):
-        raise ValueError(f"classes must not repeat a class; got {values}.")
-    return values
+    return [label_value(v) for v in check_class_list(classes).tolist()]
 
 
 def apply_classes(estimator: Any, classes: list[Any] | None) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,28 @@ from skorch.history import History
 
 CHECKPOINT_FORMAT = "sklearn_aift.AIFTNet"
 CHECKPOINT_VERSION = 1
+
+
+# below this much free space, a failed write is taken for a full disk
+_LOW_SPACE = 64 * 2**20
+
+
+def write_checkpoint(ckpt: dict, path: Any) -> None:
+    """``torch.save`` with its failures said plainly (a full disk names the file)."""
+    path = os.fspath(path)
+    try:
+        torch.save(ckpt, path)
+    except (OSError, RuntimeError) as exc:
+        try:
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+        except OSError:
+            free = None
+        if getattr(exc, "errno", None) == errno.ENOSPC or (free is not None and free < _LOW_SPACE):
+            raise OSError(
+                errno.ENOSPC, f"no space left on device while writing the checkpoint {path}"
+            ) from exc
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise OSError(f"cannot write the checkpoint {path}: {reason}") from exc
 
 
 def checkpoint_dict(net) -> dict:

@@ -22,13 +22,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ..candidates import check_candidates
+from ..candidates import check_candidates, check_class_list
 from ._cache import ActivationCache
 from ._checkpoint import (
     checkpoint_classes,
     checkpoint_dict,
     read_checkpoint,
     restore_history,
+    write_checkpoint,
 )
 from ._building import build_module, cache_for, configure, inference_module, initial_module
 from ._inference import forward_candidates, head_input_hook, n_patches
@@ -152,7 +153,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         Last-layer learning rate in every later fit; None means
         ``10 * lr_incremental`` (Table 3, AIFT+: α_fc8 = 0.001).
     momentum : float, default=0.9
-        SGD momentum (Table 3: μ).
+        SGD momentum in [0, 1) (Table 3: μ).
     gamma : float, default=0.95
         Per-epoch learning-rate factor in the first fit (Table 3, AIFT1: γ).
     gamma_incremental : float, default=0.1
@@ -263,7 +264,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         "head_lr": [Interval(Real, 0, None, closed="neither"), None],
         "lr_incremental": [Interval(Real, 0, None, closed="neither"), None],
         "head_lr_incremental": [Interval(Real, 0, None, closed="neither"), None],
-        "momentum": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="neither")],
         "gamma_incremental": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -423,6 +424,11 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
     def _check_all_params(self) -> None:
         self._validate_params()
+        for name in ("max_epochs", "max_epochs_incremental", "batch_size", "freeze", "n_jobs"):
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be an int; got {getattr(self, name)!r} (a bool).")
+        if self.classes is not None:
+            check_class_list(self.classes)
         for key in self._skorch_kwargs():
             if not key.startswith(SKORCH_PREFIXES) or key in SKORCH_PREFIXES:
                 raise TypeError(
@@ -737,6 +743,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         ------
         sklearn.exceptions.NotFittedError
             If the estimator has not been fitted.
+        OSError
+            If the file cannot be written; a full disk says "no space left on
+            device while writing" and the file's path.
 
         Examples
         --------
@@ -752,8 +761,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         1
         """
         self._check_fitted()
-        ckpt = checkpoint_dict(self)
-        torch.save(ckpt, os.fspath(path))
+        write_checkpoint(checkpoint_dict(self), path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> "AIFTNet":
         """Restore a network saved by :meth:`save_checkpoint`.

@@ -134,15 +134,19 @@ def check_batch_size(est, module: _AIFTModule) -> None:
         )
 
 
+# a mean cross-entropy this large means logits off by thousands: the fit exploded
+_EXPLODED_LOSS = 1e3
+
+
 def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
                      from_cache: bool, before: dict, fit_index: int) -> None:
-    """Raise, with the weights restored, when the fit's loss or outputs are not finite.
+    """Raise, with the weights restored, when the fit's loss exploded or outputs are not finite.
 
     Weights can stay finite while the logits overflow, so the network is
     also run (in eval mode) on the first training batch.
     """
     losses = [row.get("train_loss") for row in net.history_[-1:]]
-    finite_loss = all(loss is None or np.isfinite(loss) for loss in losses)
+    finite_loss = all(loss is None or abs(loss) < _EXPLODED_LOSS for loss in losses)
     inputs, _ = dataset.__getitems__(list(range(min(len(dataset), int(est.batch_size)))))
     with torch.inference_mode(), cached_input(module, from_cache):
         finite_outputs = bool(torch.isfinite(module(inputs.to(module.mean.device))).all())
@@ -152,10 +156,10 @@ def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
     base, _, _ = learning_rate_plan(est, fit_index)
     names = "lr, head_lr" if fit_index == 0 else "lr_incremental, head_lr_incremental"
     raise FloatingPointError(
-        f"fine-tuning diverged in fit {fit_index} (training loss {losses[-1]!r}, finite "
-        f"outputs: {finite_outputs}) with body learning rate {base['body_weight']:g} and "
-        f"head learning rate {base['head_weight']:g}; lower them ({names}). The weights "
-        f"before this fit were kept."
+        f"fine-tuning diverged in fit {fit_index} (training loss {_shown(losses[-1])}, finite "
+        f"outputs: {finite_outputs}) with body learning rate {base['body_weight']:g}, "
+        f"head learning rate {base['head_weight']:g} and momentum {est.momentum:g}; lower "
+        f"them ({names}, momentum). The weights before this fit were kept."
     )
 
 
@@ -225,3 +229,7 @@ def _check_known_labels(y: np.ndarray, classes_: np.ndarray, name: str = "classe
             f"network's outputs were fixed at the first fit. Pass classes=[...] with all labels "
             f"before the first fit."
         )
+
+
+def _shown(loss: Any) -> str:
+    return "unknown" if loss is None else f"{float(loss):.4g}"
