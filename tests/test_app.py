@@ -430,3 +430,72 @@ def test_batch_says_random_start_until_every_class_has_five_labels(tmp_path):
         assert {c["selection"] for c in campaign.batch()} == {"ranked"}
     finally:
         campaign.close()
+
+
+def test_half_open_connections_do_not_lock_out_an_authorised_client(tmp_path):
+    """70 connections that send half a request and wait: the token holder is still served,
+    and the server closes the idle ones once their headers are overdue."""
+    import socket
+
+    from sklearn_aift.app._connections import HEADER_TIMEOUT
+
+    images = make_image_folder(tmp_path / "images", n=6)
+    server = LabelServer(images, tmp_path / "session", batch_size=2, token=TOKEN)
+    idle = []
+    try:
+        for _ in range(70):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            s.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line
+            idle.append(s)
+        started = time.monotonic()
+        status, body = server.request("GET", "/api/status")
+        assert status == 200, body
+        assert time.monotonic() - started < HEADER_TIMEOUT
+        # every half-open connection is closed by the server after the header deadline
+        for s in idle:
+            s.settimeout(HEADER_TIMEOUT + 20)
+            assert s.recv(1024) == b""
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+
+
+def test_pixels_route_sends_dicom_values_at_full_depth(tmp_path):
+    """A DICOM candidate's stored values (after rescale) and its window, for the viewer."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    from sklearn_aift.io import read_image
+
+    images = make_image_folder(tmp_path / "images", n=4, nested=False)
+    shutil.copy(get_testdata_file("MR_small.dcm"), images / "mr.dcm")
+    campaign = open_campaign(images, tmp_path / "session", batch_size=5)
+    try:
+        client = TestClient(create_app(campaign, token=TOKEN), headers=auth())
+        ids = {c["file"]: c["id"] for c in campaign.batch()}
+        response = client.get(f"/api/pixels/{ids['mr.dcm']}")
+        assert response.status_code == 200
+        assert response.headers["X-Dtype"] == "float32"
+        assert response.headers["X-Shape"] == "64,64,1"
+        assert tuple(map(float, response.headers["X-Window"].split(","))) == (600.0, 1600.0)
+        values = np.frombuffer(response.content, dtype="<f4").reshape(64, 64)
+        expected = read_image(images / "mr.dcm").raw
+        np.testing.assert_array_equal(values, expected)
+        assert values.max() > 255  # the 16-bit values themselves, not an 8-bit rendering
+        low, high = map(float, response.headers["X-Range"].split(","))
+        assert (low, high) == (expected.min(), expected.max())
+        # the thumbnail is the network's 8-bit input, windowed by the file's window
+        png = client.get(f"/api/images/{ids['mr.dcm']}")
+        assert png.headers["content-type"] == "image/png"
+        from PIL import Image
+        shown = np.asarray(Image.open(io.BytesIO(png.content)))
+        np.testing.assert_array_equal(shown, read_image(images / "mr.dcm").pixels)
+        # an 8-bit image comes as bytes
+        png_id = ids["img_000.png"]
+        response = client.get(f"/api/pixels/{png_id}")
+        assert response.headers["X-Dtype"] == "uint8" and response.headers["X-Shape"] == "40,48,3"
+        assert client.get("/api/pixels/nope").status_code == 404
+    finally:
+        campaign.close()

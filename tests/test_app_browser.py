@@ -322,3 +322,41 @@ def test_viewer_zooms_pans_and_windows(tmp_path, browser):
         assert page.locator("#viewer").is_hidden()
     finally:
         server.stop()
+
+
+def test_viewer_windows_a_16_bit_dicom_at_full_depth(tmp_path, browser):
+    from pydicom.data import get_testdata_file
+
+    images = make_image_folder(tmp_path / "images", n=3, nested=False)
+    shutil.copy(get_testdata_file("CT_small.dcm"), images / "ct.dcm")
+    server = LabelServer(images, tmp_path / "session", batch_size=4)
+    try:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(server.url + "/")
+        page.wait_for_function("document.querySelectorAll('.card').length == 4", timeout=120_000)
+        card = page.locator(".card", has=page.locator(".file", has_text="ct.dcm"))
+        card.locator(".thumb").click()
+        info = page.locator("#viewer-info")
+        page.wait_for_function("document.querySelector('#viewer-info').textContent"
+                               ".includes('values')")
+        # CT values after the rescale intercept, and the range window the network uses
+        assert info.text_content().startswith("128×128 px")
+        assert "values -896 to 1167" in info.text_content()
+        canvas = page.locator("#viewer-canvas")
+        assert canvas.get_attribute("data-window") == "135.5,2063"
+        box = canvas.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(cx, cy)
+        page.mouse.wheel(0, -400)
+        assert float(canvas.get_attribute("data-zoom")) > 4
+        # a right-drag narrows the window to a soft-tissue range of the 16-bit values
+        page.mouse.down(button="right")
+        page.mouse.move(cx - 300, cy + 60)
+        page.mouse.up(button="right")
+        center, width = map(float, canvas.get_attribute("data-window").split(","))
+        assert width < 300 and center < 135.5
+        # the windowed image really changed: the centre pixel is drawn brighter or darker
+        page.keyboard.press("r")
+        assert canvas.get_attribute("data-window") == "135.5,2063"
+    finally:
+        server.stop()

@@ -213,6 +213,7 @@ def run_label(args: argparse.Namespace) -> int:
 
     from .. import strategies
     from ._campaign import LabelingCampaign
+    from ._connections import TimedH11Protocol
     from ._server import create_app
 
     _check_paths(args)
@@ -238,6 +239,6 @@ def run_label(args: argparse.Namespace) -> int:
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"open {url}", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            limit_concurrency=64, timeout_keep_alive=5)
+                            http=TimedH11Protocol, timeout_keep_alive=5)
     uvicorn.Server(config).run()
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+import numpy as np
 from PIL import Image
 
 from ..io import UnreadableImageError, read_image
@@ -31,6 +32,9 @@ _logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 TOKEN_COOKIE = "aift_token"
 MAX_BODY_BYTES = 4096
+# requests worked on at once, counted after the token check (connections are not
+# limited: see _connections.py)
+MAX_REQUESTS_IN_FLIGHT = 64
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -136,7 +140,9 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
     Routes: ``/`` (the page), ``/static/*``, ``GET /api/status``,
     ``GET /api/batch``, ``POST /api/labels`` (``{"id", "label"}``, or
     ``{"id", "skip": true}``), ``DELETE /api/labels/{id}`` (undo),
-    ``GET /api/labels.csv``, ``GET /api/history/{id}``, ``GET /api/images/{id}``,
+    ``GET /api/labels.csv``, ``GET /api/history/{id}``, ``GET /api/recent``,
+    ``GET /api/images/{id}`` (8-bit, as the network sees it),
+    ``GET /api/pixels/{id}`` (the stored values at full depth, for windowing),
     and the OpenAPI description at ``/api/docs``.
 
     Parameters
@@ -173,6 +179,8 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
 
+    in_flight = [0]  # requests past the token check, being worked on
+
     @app.middleware("http")
     async def check_token(request: Request, call_next):  # noqa: ANN001, ANN202
         if token is None:
@@ -188,7 +196,13 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
             if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
                 return _error(401, "missing or wrong token: open the URL printed by "
                                    "`sklearn-aift label` (it carries ?token=...).")
-        response = await call_next(request)
+        if in_flight[0] >= MAX_REQUESTS_IN_FLIGHT:
+            return _error(503, "the server is busy; try again in a moment.")
+        in_flight[0] += 1
+        try:
+            response = await call_next(request)
+        finally:
+            in_flight[0] -= 1
         if token is not None and request.query_params.get("token") == token:
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -278,4 +292,39 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
         Image.fromarray(pixels, "RGB").save(out, format="PNG")
         return Response(out.getvalue(), media_type="image/png")
 
+    @app.get("/api/pixels/{candidate_id}",
+             summary="A candidate's stored values at full depth, for windowing")
+    def pixels(candidate_id: str) -> Response:
+        try:
+            image = read_image(campaign.image_path(candidate_id))
+        except KeyError as exc:
+            raise HTTPException(404, exc.args[0]) from exc
+        except UnreadableImageError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return _pixels_response(image)
+
     return app
+
+
+def _pixels_response(image: Any) -> Response:
+    """The raw values, row-major, little-endian, with their shape and window in headers.
+
+    8-bit images are sent as bytes, deeper ones as float32 (exact for 16-bit
+    integers); ``X-Window`` is the window the network's input uses.
+    """
+    raw = image.raw if image.raw.ndim == 3 else image.raw[:, :, None]
+    eight_bit = raw.dtype == np.uint8
+    data = raw if eight_bit else np.asarray(raw, dtype="<f4")
+    finite = raw[np.isfinite(raw)] if not eight_bit else raw
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    center, width = image.window
+    headers = {
+        "X-Shape": ",".join(str(n) for n in raw.shape),
+        "X-Dtype": "uint8" if eight_bit else "float32",
+        "X-Window": f"{center!r},{width!r}",
+        "X-Range": f"{low!r},{high!r}",
+        "X-Inverted": "1" if image.inverted else "0",
+        "Cache-Control": "no-store",
+    }
+    return Response(np.ascontiguousarray(data).tobytes(), media_type="application/octet-stream",
+                    headers=headers)

@@ -400,38 +400,30 @@ function takeStatus(status) {
 // -- the viewer ---------------------------------------------------------------------------
 // The candidate large: wheel zoom around the pointer, drag to pan, right-drag (or
 // shift-drag) to set the window (horizontal: width, vertical: level), sharp pixels
-// when enlarged. High-bit-depth images are windowed from their stored values when
-// the server offers them (/api/pixels), else from the 8-bit image.
+// when enlarged. The window applies to the stored values (/api/pixels): a 16-bit or
+// DICOM image is windowed at its full depth, starting from the window the network
+// uses.
 const viewer = {
   open: false, item: null, width: 0, height: 0, channels: 0, values: null,
-  low: 0, high: 255, center: 127.5, span: 255, defaultWindow: [127.5, 255],
+  low: 0, high: 255, center: 127.5, span: 255, defaultWindow: [127.5, 255], inverted: false,
   zoom: 1, panX: 0, panY: 0, drag: null, windowed: null, loadToken: 0,
 };
 
 async function loadPixels(item) {
   const url = `/api/pixels/${encodeURIComponent(item.id)}`;
-  const response = await fetch(url, { credentials: "same-origin" }).catch(() => null);
-  if (response && response.ok) {
-    const [h, w, c] = response.headers.get("X-Shape").split(",").map(Number);
-    const [center, span] = response.headers.get("X-Window").split(",").map(Number);
-    const [low, high] = response.headers.get("X-Range").split(",").map(Number);
-    const values = new Float32Array(await response.arrayBuffer());
-    return { width: w, height: h, channels: c, values, window: [center, span], low, high };
+  const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    throw new Error(data.detail || response.statusText);
   }
-  const img = new Image();
-  img.src = `/api/images/${encodeURIComponent(item.id)}`;
-  await img.decode();
-  const canvas = document.createElement("canvas");
-  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-  const ctx = canvas.getContext("2d");
-  ctx.drawImage(img, 0, 0);
-  const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-  const values = new Float32Array(canvas.width * canvas.height * 3);
-  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
-    values[q] = rgba[p]; values[q + 1] = rgba[p + 1]; values[q + 2] = rgba[p + 2];
-  }
-  return { width: canvas.width, height: canvas.height, channels: 3, values,
-           window: [127.5, 255], low: 0, high: 255 };
+  const header = name => response.headers.get(name).split(",").map(Number);
+  const [height, width, channels] = header("X-Shape");
+  const buffer = await response.arrayBuffer();
+  const values = response.headers.get("X-Dtype") === "uint8" ? new Uint8Array(buffer)
+                                                             : new Float32Array(buffer);
+  const [low, high] = header("X-Range");
+  return { width, height, channels, values, window: header("X-Window"), low, high,
+           inverted: response.headers.get("X-Inverted") === "1" };
 }
 
 async function openViewer(item) {
@@ -472,9 +464,11 @@ function windowImage() {
   const out = ctx.createImageData(width, height);
   const low = viewer.center - viewer.span / 2;
   const scale = 255 / Math.max(viewer.span, 1e-6);
+  // MONOCHROME1 DICOM: high values are shown dark, as the network sees them
+  const sign = viewer.inverted ? -1 : 1, offset = viewer.inverted ? 255 : 0;
   for (let p = 0, q = 0; q < out.data.length; p += channels, q += 4) {
     for (let k = 0; k < 3; k++) {
-      out.data[q + k] = (values[p + (channels === 1 ? 0 : k)] - low) * scale;
+      out.data[q + k] = offset + sign * (values[p + (channels === 1 ? 0 : k)] - low) * scale;
     }
     out.data[q + 3] = 255;
   }
