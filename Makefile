@@ -48,7 +48,7 @@ chromium:
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(TORCH_SPEC) -e ".[dev,docs,modal,dask]"
+	$(PIP) install -q $(TORCH_SPEC) -e ".[app,dev,docs,modal,dask]"
 	# modAL-python pins a skorch that no longer installs; its query API works
 	# with --no-deps (interop extra, see docs/modal.rst).
 	$(PIP) install -q --no-deps "modAL-python==0.4.2.1"

@@ -22,7 +22,7 @@ import pytest
 
 from sklearn_aift.learner import ActiveLearner
 from sklearn_aift.candidates import pixel_digest
-from sklearn_aift.session import FORMAT_VERSION, SessionError, SessionStore
+from sklearn_aift.learner import FORMAT_VERSION, SessionError, SessionStore
 from test_learner import FakeNet, in_order, make_pool, seeded_random
 
 

@@ -172,11 +172,13 @@ def run_label(args: argparse.Namespace) -> int:
     >>> # run_label(build_parser().parse_args(["label", "images", "--session", "s"]))
     """
     import torch
-    import uvicorn
 
     from .. import strategies
+    from . import _import_web
     from ._campaign import LabelingCampaign
-    from ._server import create_app
+
+    uvicorn = _import_web("uvicorn")
+    create_app = _import_web("._server", __package__).create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)

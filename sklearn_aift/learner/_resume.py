@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._version import __version__
 from ..strategies import describe_strategy
 from ._errors import SessionError
 from ._session import SessionStore
@@ -68,17 +69,11 @@ def _class_path(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
 def session_meta(learner: Any) -> dict[str, Any]:
     """The metadata a new store records about ``learner``."""
     exact, reprs = _split_params(learner.estimator)
     return {
-        "library_version": _library_version(),
+        "library_version": __version__,
         "strategy": describe_strategy(learner.query_strategy),
         "estimator_class": _class_path(learner.estimator),
         "estimator_params": exact,
