@@ -15,6 +15,9 @@ from label_helpers import LabelServer, make_image_folder
 # `make test` runs): these tests run in CI and fail, never skip, when either is missing
 from playwright import sync_api as playwright_api
 
+# a browser and a server process per test: the fast loop (`pytest -m "not slow"`) leaves them out
+pytestmark = pytest.mark.slow
+
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 BATCH = 4
 

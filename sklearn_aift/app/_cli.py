@@ -165,7 +165,12 @@ def run_label(args: argparse.Namespace) -> int:
 
     Examples
     --------
-    >>> # run_label(build_parser().parse_args(["label", "images", "--session", "s"]))
+    ``run_label(args)`` serves until interrupted; ``args`` come from the parser:
+
+    >>> from sklearn_aift.cli import build_parser
+    >>> args = build_parser().parse_args(["label", "images", "--session", "s"])
+    >>> args.strategy, args.batch_size
+    ('entropy_diversity_quarter', 10)
     """
     import torch
 
