@@ -144,16 +144,3 @@ def _on_remaining(compute: Callable[[Any], np.ndarray], X_pool: Any, keep: np.nd
     if isinstance(X_pool, np.ndarray) and len(keep) < n_pool:
         return np.asarray(compute(X_pool))[keep]
     return np.asarray(compute(_subset(X_pool, keep, n_pool)))
-
-
-def _rng(random_state: Any) -> np.random.Generator | np.random.RandomState:
-    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        return random_state
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.RandomState(random_state)
-    raise ValueError(
-        f"random_state must be None, an int, a numpy RandomState or Generator; got "
-        f"{random_state!r}."
-    )

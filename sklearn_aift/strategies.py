@@ -66,7 +66,6 @@ from ._strategy_inputs import (
     _on_remaining,
     _pool_size,
     _remaining,
-    _rng,
     patch_proba,
 )
 from .parallel import _parallel_scoring_requested, pool_scores
@@ -77,6 +76,7 @@ from .scoring import (
     check_patch_proba,
     patch_entropy,
 )
+from .utils import check_random_state
 
 __all__ = [
     "AIFTSampling",
@@ -208,7 +208,7 @@ class _Strategy:
         seed = 0 if random_state is None else random_state
         if self.cold_start == "random":
             # the priorities random_sampling draws: with the same seed, the same batch
-            scores = _rng(seed).random(n_pool)[keep]
+            scores = check_random_state(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
             return keep[order], scores[order]
         embed = embedder(learner)
@@ -220,7 +220,7 @@ class _Strategy:
             return None
         features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
-        order, shares = representative_order(features, n_instances, _rng(seed))
+        order, shares = representative_order(features, n_instances, check_random_state(seed))
         return keep[order], shares
 
     def get_params(self) -> dict[str, Any]:
@@ -384,7 +384,7 @@ class RandomSampling(_Strategy):
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
         # one priority per pool candidate, so exclusions do not shift the others
-        return _rng(random_state).random(n_pool)[keep]
+        return check_random_state(random_state).random(n_pool)[keep]
 
 class MeanUncertainty(_Strategy):
     """Uncertainty sampling on the candidate's mean prediction.

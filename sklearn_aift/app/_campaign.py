@@ -22,8 +22,9 @@ import numpy as np
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet, candidate_keys
-from ..datasets._base import _READ_ERRORS, IMAGE_EXTENSIONS, check_image_file
+from ..datasets._base import IMAGE_EXTENSIONS, check_image_file
 from ..strategies import describe_strategy, entropy_diversity_quarter
+from ..utils import READ_ERRORS
 from ._store import CampaignStore, utc_now
 
 __all__ = ["LabelingCampaign"]
@@ -247,7 +248,7 @@ class LabelingCampaign:
         try:
             check_image_file(path, full=False)
             ok = True
-        except _READ_ERRORS:
+        except READ_ERRORS:
             _logger.warning("skipping %s: it cannot be read as an image", path)
             ok = False
         self._checked[path] = (stamp, ok)

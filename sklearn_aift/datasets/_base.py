@@ -13,7 +13,6 @@ from PIL import Image
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
 # what PIL raises on missing, truncated, corrupt or absurdly large files
-_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def check_dir(path: Any, name: str) -> Path:
@@ -42,7 +41,7 @@ def list_images(folder: Path, extensions: tuple = IMAGE_EXTENSIONS) -> list[Path
 def read_image(path: Path, mode: str) -> np.ndarray:
     """Decode ``path`` to a uint8 array converted to ``mode`` ("RGB" or "L").
 
-    Raises one of ``_READ_ERRORS`` when the file cannot be decoded.
+    Raises one of ``sklearn_aift.utils.READ_ERRORS`` when the file cannot be decoded.
     """
     with Image.open(path) as im:
         return np.asarray(im.convert(mode))

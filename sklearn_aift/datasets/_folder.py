@@ -9,9 +9,8 @@ from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet
-from ..candidates._sources import _resolve_seed
+from ..utils import READ_ERRORS, resolve_seed
 from ._base import (
-    _READ_ERRORS,
     IMAGE_EXTENSIONS,
     check_dir,
     check_image_file,
@@ -142,7 +141,7 @@ def load_image_folder(
         for path in list_images(folder / name, extensions):
             try:
                 check_image_file(path, full=verify)
-            except _READ_ERRORS:
+            except READ_ERRORS:
                 unreadable.append(path)
                 continue
             readable.append(str(path))
@@ -165,7 +164,7 @@ def load_image_folder(
     data = CandidateSet(
         paths,
         protocol,
-        random_state=_resolve_seed(random_state),
+        random_state=resolve_seed(random_state),
         image_mode=image_mode,
         cache_dir=cache_dir,
     )

@@ -16,7 +16,8 @@ from ..candidates import (
     check_candidates,
     iter_candidate_batches,
 )
-from ._building import _derive_seed, cache_for, configure, initial_module
+from ..utils import derive_seed
+from ._building import cache_for, configure, initial_module
 from ._data import ActivationDataset, PatchDataset, keep_batch
 from ._inference import frozen_activations, n_patches
 from ._module import _AIFTModule, cached_input
@@ -90,7 +91,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
     if partial:
         epochs = 1
     n_items = len(X) * n_patches(X)
-    seed = _derive_seed(est._seed_base, 1, fit_index)
+    seed = derive_seed(est._seed_base, 1, fit_index)
     # a last batch of one patch would break batch norm in training mode: drop it
     drop_last = n_items > 1 and n_items % est.batch_size == 1
     net = make_skorch_net(est, module, device, base, gamma, drop_last=drop_last,
