@@ -60,7 +60,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._cold_start import embedder, in_cold_start, representative_order
+from ._cold_start import in_cold_start, representative_order
+from ._strategy_context import strategy_context
 from ._strategy_inputs import (
     _check_n_instances,
     _on_remaining,
@@ -211,7 +212,7 @@ class _Strategy:
             scores = check_random_state(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
             return keep[order], scores[order]
-        embed = embedder(learner)
+        embed = strategy_context(learner).embed
         if embed is None:
             logger.warning(
                 "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
