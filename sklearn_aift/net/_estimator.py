@@ -78,50 +78,15 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     Training gives each patch its candidate's label. A candidate's probability
     is the mean of its patches' probabilities (paper, sec. 4.3).
 
-    **Continuous fine-tuning.** With ``warm_start=True`` every ``fit`` after the
-    first continues from the current weights (M_t <- F(L, M_{t-1})) and keeps
-    the optimizer's momentum buffers. Learning rates follow the supplement's
-    Table 3 (polyp detection): in fit number ``t`` (0-based, counted since the
-    network was initialised, see ``n_fits_``) and its epoch ``e`` (0-based)::
-
-        t == 0 (AIFT1):  body = lr * gamma**e,  head = head_lr * gamma**e,
-                         for max_epochs epochs
-        t >= 1 (AIFT+):  body = lr_incremental * gamma_incremental**e,
-                         head = head_lr_incremental * gamma_incremental**e,
-                         for max_epochs_incremental epochs
-
-    where "head" is the replaced last layer (fc8 for AlexNet) and "body" all
-    other trainable layers; every bias (including batch-norm shifts) uses twice
-    the rate of the weights of its part. The schedule restarts at ``e = 0`` in
-    every fit (unlike skorch's ``LRScheduler``, which adds a decay step per
-    refit). ``partial_fit`` runs one epoch at rate ``e = 0`` of fit number
-    ``t``.
-
-    **Freezing and the activation cache.** ``freeze=k`` keeps the first ``k``
-    feature blocks of the backbone (see
-    :func:`sklearn_aift.backbones.feature_blocks`; for AlexNet blocks 1-5 are
-    conv1-conv5 of the paper's Table 2, each with its ReLU and pooling) frozen:
-    no gradient, batch norm and dropout always in eval mode; ``freeze=-k``
-    freezes every block but the last ``k``. The default ``freeze=-1`` trains
-    the last feature block and the classifier: real fine-tuning of the
-    network's top that a CPU affords, since the frozen blocks' outputs never
-    change and are computed once per candidate and kept in an
-    :class:`ActivationCache`. They are keyed by the candidate's content
-    (:func:`sklearn_aift.candidates.candidate_keys`: a CandidateSet's keys, or
-    digests of the pixels computed once per pool array) and a fingerprint of
-    the frozen part (backbone, weights, ``freeze``, ``input_size``, ``amp``,
-    device type and the frozen parameter values, hashed again only when a
-    frozen tensor changes). When every block is frozen and the network pools
-    globally after its features (MobileNet, EfficientNet, ResNet, RegNet,
-    ShuffleNet, MNASNet, ConvNeXt), the cache holds the pooled features, so a
-    round costs little more than a matrix product. ``freeze=0`` fine-tunes the
-    whole network as in the paper (a GPU's setting).
-
-    **Learning from scratch.** With ``weights=None`` the frozen blocks keep
-    their random weights, but their batch-norm statistics are estimated from
-    the patches of the first fit (one pass in training mode); otherwise a
-    random network's batch norms (running mean 0, variance 1) normalise
-    nothing and its features collapse towards zero.
+    With ``warm_start=True`` every ``fit`` after the first continues from the
+    current weights (M_t <- F(L, M_{t-1})) with the learning rates of the
+    paper's Table 3, restarted in every fit. ``freeze`` keeps the first
+    feature blocks frozen and their outputs cached in an
+    :class:`ActivationCache`, and ``weights=None`` learns from scratch with
+    batch-norm statistics estimated in the first fit. The user guide
+    describes each: :ref:`fine-tuning` (continuous fine-tuning, the
+    learning-rate schedule, learning from scratch) and :ref:`hardware`
+    (freezing and the activation cache).
 
     Parameters
     ----------
