@@ -473,13 +473,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> P.shape, bool(np.allclose(P.sum(-1), 1))
         ((3, 4, 2), True)
         """
-        self._check_all_params()
-        X = check_candidates(X, allow_empty=True)
-        device = self._device()
-        module = inference_module(self, device)
-        return self._predict_patches(module, X, device)
-
-    def _predict_patches(self, module: _AIFTModule, X: Any, device: torch.device) -> np.ndarray:
+        X, module = self._prepare_forward(X)
         n, m, k = len(X), n_patches(X), _n_outputs(module)
         P = np.empty((n, m, k), dtype=np.float64)
 
@@ -487,10 +481,25 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             proba = torch.softmax(logits.double(), dim=-1)
             P[rows] = proba.cpu().numpy().reshape(len(rows), m, k)
 
-        if n:
-            forward_candidates(module, X, device, int(self.batch_size), cache_for(self, module),
-                               collect, verbose=bool(self.verbose))
+        self._forward(module, X, collect)
         return P
+
+    def _prepare_forward(self, X: Any) -> tuple[Any, _AIFTModule]:
+        """The checked candidates and the network ready to predict them on its device."""
+        self._check_all_params()
+        X = check_candidates(X, allow_empty=True)
+        return X, inference_module(self, self._device())
+
+    def _forward(self, module: _AIFTModule, X: Any, collect: Any) -> None:
+        """One pass over the candidates ``X``: ``collect(rows, logits)`` per batch.
+
+        The one forward path of :meth:`predict_patch_proba` and :meth:`embed`:
+        the frozen prefix from the activation cache where it has the
+        candidates, the rest of the network in batches.
+        """
+        if len(X):
+            forward_candidates(module, X, self._device(), int(self.batch_size),
+                               cache_for(self, module), collect, verbose=bool(self.verbose))
 
     def embed(self, X: Any) -> np.ndarray:
         """Features of each candidate: the last layer's input, averaged over its patches.
@@ -518,10 +527,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         ...         random_state=0).embed(X).shape
         (3, 1024)
         """
-        self._check_all_params()
-        X = check_candidates(X, allow_empty=True)
-        device = self._device()
-        module = inference_module(self, device)
+        X, module = self._prepare_forward(X)
         m, captured, parts = n_patches(X), [], []
 
         def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
@@ -530,9 +536,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
         hook = head_input_hook(module, captured)
         try:
-            if len(X):
-                forward_candidates(module, X, device, int(self.batch_size), cache_for(self, module),
-                                   collect, verbose=bool(self.verbose))
+            self._forward(module, X, collect)
         finally:
             hook.remove()
         if not parts:
