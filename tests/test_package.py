@@ -1,7 +1,8 @@
-"""The package face: what ``import sklearn_aift`` loads and exposes."""
+"""The package face: what ``import sklearn_aift`` loads and exposes, and what set-up needs."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,17 @@ def test_version_is_the_package_version():
 
     assert sklearn_aift.__version__ == __version__
     assert __version__.count(".") == 2
+
+
+@pytest.mark.slow
+def test_make_demo_installs_no_browser_and_make_test_does():
+    root = Path(__file__).resolve().parents[1]
+
+    def plan(target):
+        result = subprocess.run(["make", "-n", target, "VENV=/nonexistent/venv"], cwd=root,
+                                capture_output=True, text=True, check=False, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "apt-get" not in plan("demo") and "chromium" not in plan("demo")
+    assert "apt-get install -y -q chromium" in plan("test")
