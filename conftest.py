@@ -12,7 +12,9 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 # Plots in doctests and tests never need a display.
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-_REAL_NETWORK = re.compile(r"\b(AIFTNet|build_backbone|feature_blocks|LabelingCampaign|run_comparison)\(")
+_REAL_NETWORK = re.compile(
+    r"\b(AIFTNet|build_backbone|feature_blocks|LabelingCampaign|run_comparison)\("
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import warnings
 from collections import OrderedDict
