@@ -643,7 +643,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.fit(X, [0, 1, 0, 1]).fit(X, [0, 1, 1, 1]).n_fits_
         2
         """
-        return fit_network(self, X, y, classes=None, partial=False)
+        return self._set_fitted(*fit_network(self, X, y, classes=None, partial=False))
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "AIFTNet":
         """Run one incremental epoch on labeled candidates.
@@ -682,7 +682,14 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.partial_fit(X, [1, 1], classes=[0, 1]).classes_
         array([0, 1])
         """
-        return fit_network(self, X, y, classes=classes, partial=True)
+        return self._set_fitted(*fit_network(self, X, y, classes=classes, partial=True))
+
+    def _set_fitted(self, net: Any, classes: np.ndarray, n_fits: int) -> "AIFTNet":
+        """Assign the fitted state (from a fit or a checkpoint): the one place it is written."""
+        self.net_ = net
+        self.classes_ = classes
+        self.n_fits_ = n_fits
+        return self
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Save everything needed to continue training exactly.
@@ -773,10 +780,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         module.set_mode(False)
         self._initial = None
         self._seed_base = seed_base
-        self.net_ = net
-        self.classes_ = checkpoint_classes(ckpt)
-        self.n_fits_ = int(ckpt["n_fits"])
-        return self
+        return self._set_fitted(net, checkpoint_classes(ckpt), int(ckpt["n_fits"]))
 
 
 # --------------------------------------------------------------------------- helpers

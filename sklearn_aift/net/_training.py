@@ -49,7 +49,12 @@ def continuing(est, partial: bool) -> bool:
     return True
 
 
-def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
+def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
+    """Fine-tune ``est``'s network on ``(X, y)``: one fit or one ``partial_fit`` epoch.
+
+    Returns ``(net, classes_, n_fits_)``, the fitted state that
+    :class:`AIFTNet` assigns to itself (:meth:`AIFTNet._set_fitted`).
+    """
     est._check_all_params()
     X = check_candidates(X)
     y = check_candidate_labels(y, len(X))
@@ -115,10 +120,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
         net.notify("on_train_end", X=dataset, y=None)
     module.set_mode(False)
     check_converged(est, module, net, dataset, cache is not None, before, fit_index)
-    est.net_ = net
-    est.classes_ = classes_
-    est.n_fits_ = fit_index + 1
-    return est
+    return net, classes_, fit_index + 1
 
 
 def check_batch_size(est, module: _AIFTModule) -> None:
