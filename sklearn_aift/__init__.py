@@ -6,7 +6,9 @@ augmented patches disagree, and fine-tunes the CNN continuously as labels
 arrive, starting from zero labels.
 """
 
-from .app import LabelingCampaign, create_app, generate_token
+from . import app as _app
+from ._version import __version__
+from .app import LabelingCampaign
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import (
@@ -42,8 +44,6 @@ from .strategies import (
     mean_uncertainty,
     random_sampling,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveLearner",
@@ -101,3 +101,17 @@ __all__ = [
     "plot_prediction_patterns",
     "warn_small_test_set",
 ]
+
+
+def __getattr__(name):
+    # create_app and generate_token need the web framework (the ``[app]``
+    # extra): import it on first use, never with the package
+    if name in _app._SERVER_NAMES:
+        value = getattr(_app, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

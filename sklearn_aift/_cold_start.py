@@ -19,34 +19,14 @@ import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 
+from ._strategy_context import strategy_context
+
 logger = logging.getLogger(__name__)
 
 # k-means runs on at most this many principal components of the features.
 _N_COMPONENTS = 32
 # Above this many candidates, mini-batch k-means keeps a round fast.
 _MINIBATCH_ABOVE = 20_000
-
-
-def _known_classes(learner: Any) -> list | None:
-    for owner in (learner, getattr(learner, "estimator", None)):
-        if owner is None:
-            continue
-        for name in ("classes", "classes_"):
-            value = getattr(owner, name, None)
-            if value is not None and not callable(value):
-                try:
-                    return list(np.unique(np.asarray(value)))
-                except TypeError:  # pragma: no cover - unorderable labels
-                    continue
-    return None
-
-
-def labels_of(learner: Any) -> np.ndarray | None:
-    """The labels a learner holds, or None when it does not say (a bare estimator)."""
-    if not hasattr(learner, "y_training"):
-        return None
-    y = learner.y_training
-    return np.asarray([] if y is None else y)
 
 
 def in_cold_start(learner: Any, min_per_class: int) -> bool:
@@ -56,24 +36,16 @@ def in_cold_start(learner: Any, min_per_class: int) -> bool:
     the cold start: a strategy called on a bare estimator does not know what
     is labeled.
     """
-    y = labels_of(learner)
+    context = strategy_context(learner)
+    y = context.labels
     if y is None:
         return False
-    classes = _known_classes(learner)
+    classes = context.classes
     values, counts = np.unique(y, return_counts=True) if len(y) else ([], [])
     held = dict(zip(np.asarray(values).tolist(), np.asarray(counts).tolist()))
     if classes is None or len(classes) < 2:
         return len(held) < 2 or min(held.values()) < min_per_class
     return any(held.get(c, 0) < min_per_class for c in np.asarray(classes).tolist())
-
-
-def embedder(learner: Any) -> Any:
-    """The ``embed`` method of the learner or its estimator, or None when neither has one."""
-    for owner in (learner, getattr(learner, "estimator", None)):
-        embed = getattr(owner, "embed", None)
-        if callable(embed):
-            return embed
-    return None
 
 
 def representative_order(features: np.ndarray, n_instances: int,

@@ -7,17 +7,19 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._strategy_context import strategy_context
+
 __all__ = ["patch_proba"]
 
 
 def patch_proba(learner: Any, X_pool: Any) -> np.ndarray:
     """Patch probabilities of a learner on a pool, shape-checked.
 
-    Uses ``learner.predict_patch_proba(X_pool)`` when the learner has it (an
-    :class:`~sklearn_aift.net.AIFTNet` or this package's
-    :class:`~sklearn_aift.learner.ActiveLearner`), else
-    ``learner.estimator.predict_patch_proba(X_pool)`` (modAL's
-    ``ActiveLearner`` wrapping an ``AIFTNet``).
+    Uses ``learner.estimator.predict_patch_proba(X_pool)`` when the learner
+    wraps an estimator that has it (this package's or modAL's
+    ``ActiveLearner`` around an :class:`~sklearn_aift.net.AIFTNet`), else
+    ``learner.predict_patch_proba(X_pool)`` (a bare estimator); see
+    ``_strategy_context.py``.
 
     Parameters
     ----------
@@ -53,25 +55,7 @@ def patch_proba(learner: Any, X_pool: Any) -> np.ndarray:
     >>> patch_proba(Wrapper(), np.zeros((3, 4, 3, 8, 8))).shape
     (3, 4, 2)
     """
-    owner = None
-    for candidate in (learner, getattr(learner, "estimator", None)):
-        if candidate is not None and callable(getattr(candidate, "predict_patch_proba", None)):
-            owner = candidate
-            break
-    if owner is None:
-        raise TypeError(
-            f"learner must have a predict_patch_proba(X) method returning patch probabilities "
-            f"of shape (n_candidates, n_patches, n_classes), or an `estimator` attribute that "
-            f"has one (e.g. sklearn_aift.AIFTNet); got {type(learner).__name__}."
-        )
-    P = np.asarray(owner.predict_patch_proba(X_pool), dtype=np.float64)
-    n = len(X_pool)
-    if P.ndim != 3 or P.shape[0] != n:
-        raise ValueError(
-            f"{type(owner).__name__}.predict_patch_proba returned an array of shape {P.shape} "
-            f"for {n} candidates; expected shape ({n}, n_patches, n_classes)."
-        )
-    return P
+    return strategy_context(learner).patch_proba(X_pool)
 
 
 def _check_n_instances(n_instances: Any) -> int:
@@ -144,16 +128,3 @@ def _on_remaining(compute: Callable[[Any], np.ndarray], X_pool: Any, keep: np.nd
     if isinstance(X_pool, np.ndarray) and len(keep) < n_pool:
         return np.asarray(compute(X_pool))[keep]
     return np.asarray(compute(_subset(X_pool, keep, n_pool)))
-
-
-def _rng(random_state: Any) -> np.random.Generator | np.random.RandomState:
-    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        return random_state
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.RandomState(random_state)
-    raise ValueError(
-        f"random_state must be None, an int, a numpy RandomState or Generator; got "
-        f"{random_state!r}."
-    )

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
-import numpy as np
 import torch
 import torchvision
 from torch import nn
+
+from .utils import check_int, resolve_seed
 
 __all__ = [
     "Backbone",
@@ -395,14 +396,6 @@ def _head_outputs(state: dict, head_name: str) -> int | None:
     return None if weight is None else int(weight.shape[0])
 
 
-def _derive_seed(random_state: Any) -> int:
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    return int(random_state)
-
-
 def build_backbone(
     name: str = "alexnet",
     weights: Any = "DEFAULT",
@@ -465,8 +458,7 @@ def build_backbone(
     (5, (63, 63))
     """
     name = _check_backbone_name(name)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer; got {n_classes!r}.")
+    check_int(n_classes, "n_classes")
     enum = _weights_enum(name)
     default = enum.DEFAULT
     member = None
@@ -478,7 +470,7 @@ def build_backbone(
             )
         member = _resolve_weights_name(name, weights)
 
-    seed = _derive_seed(random_state)
+    seed = resolve_seed(random_state)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if not load_weights:

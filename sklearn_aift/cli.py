@@ -22,11 +22,16 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._argtypes import any_int as _int
 from ._argtypes import fraction as _fraction
-from ._argtypes import positive_float as _positive_float
 from ._argtypes import positive_int as _positive_int
 from ._argtypes import UsageError
+from ._model_args import (
+    add_device_argument,
+    add_model_arguments,
+    add_training_arguments,
+    make_estimator,
+    training_params,
+)
 from .app._cli import add_label_parser, run_label
 
 __all__ = ["build_parser", "main"]
@@ -127,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a much smaller setting (for tests; seconds, not minutes)")
     demo.add_argument("--out", default="aift-demo-results", metavar="DIR",
                       help="output folder (default: %(default)s)")
-    demo.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    add_device_argument(demo)
     demo.add_argument("--threads", type=_positive_int, default=min(2, os.cpu_count() or 1),
                       help="CPU threads for torch (default: 2, or 1 on a one-core machine; use "
                       "1 on a machine busy with other jobs, where more threads run slower)")
@@ -154,37 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="candidates queried per round (default: 10)")
     cmp.add_argument("--seeds", type=_positive_int, default=3,
                      help="number of seeds (0, 1, ...; default: 3)")
-    cmp.add_argument("--backbone", default="mobilenet_v2",
-                     help="torchvision model name (default: mobilenet_v2)")
-    cmp.add_argument("--weights", default="IMAGENET1K_V1",
-                     help="torchvision weights name, a state-dict file, or 'none' for random "
-                     "initialisation (default: IMAGENET1K_V1)")
-    cmp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    cmp.add_argument("--freeze", type=_int, default=-1,
-                     help="leading feature blocks kept frozen, their activations computed once "
-                     "and cached; -k freezes all but the last k (default: -1, the last block "
-                     "and the classifier are fine-tuned: real fine-tuning a CPU affords; 0 "
-                     "fine-tunes every layer, as the paper did, a GPU's setting)")
-    cmp.add_argument("--input-size", type=_positive_int, default=64,
-                     help="side patches are resized to inside the network (default: 64)")
+    add_model_arguments(cmp, backbone="mobilenet_v2",
+                        backbone_help="torchvision model name (default: mobilenet_v2)",
+                        weights="IMAGENET1K_V1",
+                        weights_help="torchvision weights name, a state-dict file, or 'none' "
+                        "for random initialisation (default: IMAGENET1K_V1)")
+    add_training_arguments(cmp)
     cmp.add_argument("--patch-size", type=_positive_int, default=64,
                      help="side of the patches cut from the images (default: 64)")
-    cmp.add_argument("--epochs", type=_positive_int, default=5,
-                     help="epochs of the first fine-tuning (default: 5)")
-    cmp.add_argument("--epochs-incremental", type=_positive_int, default=3,
-                     help="epochs of every later fine-tuning (default: 3)")
-    cmp.add_argument("--lr", type=_positive_float, default=1e-3,
-                     help="learning rate of the trainable body layers in the first fit "
-                     "(default: 1e-3)")
-    cmp.add_argument("--lr-incremental", type=_positive_float, default=1e-3,
-                     help="learning rate of the trainable body layers in every later fit "
-                     "(default: 1e-3, a tenth of --head-lr-incremental as in Table 3)")
-    cmp.add_argument("--head-lr", type=_positive_float, default=0.01,
-                     help="learning rate of the last layer in the first fit (default: 0.01)")
-    cmp.add_argument("--head-lr-incremental", type=_positive_float, default=0.01,
-                     help="learning rate of the last layer in every later fit (default: 0.01)")
-    cmp.add_argument("--gamma-incremental", type=_positive_float, default=0.5,
-                     help="per-epoch learning-rate factor in every later fit (default: 0.5)")
     cmp.add_argument("--shifts", action="store_true",
                      help="kvasir: add the paper's four 10%% translations to the box protocol "
                      "(96 patches per candidate instead of 24)")
@@ -359,29 +341,6 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
             bunch.duplicates)
 
 
-def _make_estimator(backbone: str, weights: Any, *, input_size: int, freeze: int, epochs: int,
-                    epochs_incremental: int, device: str, lr: float = 1e-3,
-                    lr_incremental: float = 1e-3, head_lr: float = 0.01,
-                    head_lr_incremental: float = 0.01, gamma_incremental: float = 0.5):
-    from .net import AIFTNet
-
-    return AIFTNet(
-        backbone,
-        weights=weights,
-        lr=lr,
-        lr_incremental=lr_incremental,
-        head_lr=head_lr,
-        head_lr_incremental=head_lr_incremental,
-        gamma_incremental=gamma_incremental,
-        max_epochs=epochs,
-        max_epochs_incremental=epochs_incremental,
-        batch_size=64,
-        input_size=input_size,
-        freeze=freeze,
-        device=device,
-    )
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -550,13 +509,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out_dir = _check_out_dir(args.out)
     pool = datasets.make_colonoscopy_frames(n_frames=settings["n_pool"], random_state=0)
     test = datasets.make_colonoscopy_frames(n_frames=settings["n_test"], random_state=1)
-    estimator = _make_estimator(
+    estimator = make_estimator(
         "mobilenet_v2",
         "IMAGENET1K_V1",
         input_size=settings["input_size"],
         freeze=settings["freeze"],
-        epochs=settings["epochs"],
-        epochs_incremental=settings["epochs_incremental"],
+        max_epochs=settings["epochs"],
+        max_epochs_incremental=settings["epochs_incremental"],
         device=args.device,
     )
     title = "sklearn-aift demo" + (" (quick)" if args.quick else "") + (
@@ -574,8 +533,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--positive is only used with --dataset folder (the positive class "
                          f"of {args.dataset} is fixed); leave it out")
     out_dir = _check_out_dir(args.out)
-    weights = None if args.weights.lower() == "none" else args.weights
-    freeze = args.freeze
     from .candidates import find_duplicates
 
     try:
@@ -590,20 +547,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         message = _one_line(exc).replace("positive_class=", "")
         message = re.sub(r"on_conflict='(\w+)'", r"--on-conflict \1", message)
         raise UsageError(f"{option} {message}" if option else message) from None
-    estimator = _make_estimator(
-        args.backbone,
-        weights,
-        input_size=args.input_size,
-        freeze=freeze,
-        epochs=args.epochs,
-        epochs_incremental=args.epochs_incremental,
-        lr=args.lr,
-        lr_incremental=args.lr_incremental,
-        head_lr=args.head_lr,
-        head_lr_incremental=args.head_lr_incremental,
-        gamma_incremental=args.gamma_incremental,
-        device=args.device,
-    )
+    estimator = make_estimator(args.backbone, args.weights, input_size=args.input_size,
+                               device=args.device, **training_params(args))
     settings = {
         "methods": methods,
         "rounds": args.rounds,

@@ -63,6 +63,8 @@ import joblib
 import numpy as np
 from joblib import Parallel, delayed
 
+from ._strategy_context import check_patch_proba_shape, strategy_context
+
 __all__ = ["dask_backend", "pool_scores"]
 
 logger = logging.getLogger(__name__)
@@ -117,32 +119,12 @@ def _check_indices(indices: Any, n_pool: int) -> np.ndarray:
     return idx.astype(np.intp, copy=False)
 
 
-def _scoring_estimator(learner: Any) -> Any:
-    """The object whose ``predict_patch_proba`` a task calls.
-
-    The wrapped estimator is preferred over a learner that merely delegates to
-    it: it is what gets copied to the workers, and it is much lighter than a
-    learner holding its labeled set and session.
-    """
-    for owner in (getattr(learner, "estimator", None), learner):
-        if owner is not None and callable(getattr(owner, "predict_patch_proba", None)):
-            return owner
-    raise TypeError(
-        f"learner must have a predict_patch_proba(X) method returning patch probabilities of "
-        f"shape (n_candidates, n_patches, n_classes), or an `estimator` attribute that has one "
-        f"(e.g. sklearn_aift.AIFTNet); got {type(learner).__name__}."
-    )
-
-
 def _configured_n_jobs(learner: Any, n_jobs: Any) -> int | None:
-    """``n_jobs`` as given, else the estimator's (or learner's) ``n_jobs`` attribute."""
+    """``n_jobs`` as given, else the learner's (or its estimator's) ``n_jobs`` attribute."""
     if n_jobs is not None:
         return _check_n_jobs(n_jobs)
-    for owner in (getattr(learner, "estimator", None), learner):
-        value = getattr(owner, "n_jobs", None) if owner is not None else None
-        if value is not None:
-            return _check_n_jobs(value)
-    return None
+    configured = strategy_context(learner).n_jobs
+    return None if configured is None else _check_n_jobs(configured)
 
 
 def _dask_client() -> Any:
@@ -276,12 +258,7 @@ def _score_chunk(estimator: Any, X_pool: Any, positions: Any, score: Callable) -
     """
     chunk = _take(X_pool, positions)
     n = _n_candidates(positions)
-    P = np.asarray(estimator.predict_patch_proba(chunk), dtype=np.float64)
-    if P.ndim != 3 or P.shape[0] != n:
-        raise ValueError(
-            f"{type(estimator).__name__}.predict_patch_proba returned an array of shape "
-            f"{P.shape} for {n} candidates; expected shape ({n}, n_patches, n_classes)."
-        )
+    P = check_patch_proba_shape(estimator.predict_patch_proba(chunk), n, estimator)
     scores = np.asarray(score(P), dtype=np.float64)
     if scores.shape != (n,):
         raise ValueError(
@@ -428,7 +405,7 @@ def pool_scores(
     >>> bool(np.array_equal(chunked, score(Net().predict_patch_proba(X))))
     True
     """
-    estimator = _scoring_estimator(learner)
+    estimator = strategy_context(learner).require_model(for_workers=True)
     n_jobs = _configured_n_jobs(learner, n_jobs)
     chunk_size = _check_chunk_size(chunk_size)
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from numbers import Integral
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from .candidates import materialize
 from .experiment import AIFT_METHODS, ResultsTable, method_label
+from .utils import check_int
 
 __all__ = [
     "plot_learning_curves",
@@ -157,10 +157,8 @@ def warn_small_test_set(
     >>> print(caught[0].message)  # doctest: +ELLIPSIS
     the test set holds only 9 candidates (fewer than 30): its AUC ...
     """
-    for name, value, low in (("n_test", n_test, 0), ("minimum", minimum, 1)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-            kind = "non-negative" if low == 0 else "positive"
-            raise ValueError(f"{name} must be a {kind} integer; got {value!r}.")
+    check_int(n_test, "n_test", min_value=0)
+    check_int(minimum, "minimum")
     if n_test >= minimum:
         return False
     warnings.warn(
@@ -476,9 +474,8 @@ def plot_selected_candidates(
     4
     """
     results = _check_results(results)
-    for name, value in (("n_top", n_top), ("max_patches", max_patches)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    check_int(n_top, "n_top")
+    check_int(max_patches, "max_patches")
     if seed is None:
         seed = results.seeds[0]
     recorded = [
@@ -616,8 +613,7 @@ def plot_prediction_patterns(
         )
     if names is not None and len(names) != len(P):
         raise ValueError(f"names has {len(names)} entries for {len(P)} candidates.")
-    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer; got {ncols!r}.")
+    check_int(ncols, "ncols")
     ncols = min(int(ncols), len(P))
     nrows = math.ceil(len(P) / ncols)
     fig = _new_figure((2.4 * ncols, 1.9 * nrows))

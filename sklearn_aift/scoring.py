@@ -67,6 +67,8 @@ from typing import Any
 
 import numpy as np
 
+from .utils import check_int
+
 __all__ = [
     "EPS",
     "ROW_SUM_TOL",
@@ -121,13 +123,7 @@ def _check_lambdas(lambda1: Any, lambda2: Any) -> tuple[float, float]:
 
 
 def _check_chunk_size(chunk_size: Any) -> int:
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, numbers.Integral)
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}.")
-    return int(chunk_size)
+    return check_int(chunk_size, "chunk_size")
 
 
 def _as_proba_array(P: Any, name: str = "P") -> np.ndarray:

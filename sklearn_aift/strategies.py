@@ -60,13 +60,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._cold_start import embedder, in_cold_start, representative_order
+from ._cold_start import in_cold_start, representative_order
+from ._strategy_context import strategy_context
 from ._strategy_inputs import (
     _check_n_instances,
     _on_remaining,
     _pool_size,
     _remaining,
-    _rng,
     patch_proba,
 )
 from .parallel import _parallel_scoring_requested, pool_scores
@@ -77,6 +77,7 @@ from .scoring import (
     check_patch_proba,
     patch_entropy,
 )
+from .utils import check_random_state
 
 __all__ = [
     "AIFTSampling",
@@ -91,9 +92,11 @@ __all__ = [
     "entropy_diversity",
     "entropy_diversity_quarter",
     "entropy_quarter",
+    "get_strategy",
     "mean_uncertainty",
     "patch_proba",
     "random_sampling",
+    "STRATEGY_NAMES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +137,53 @@ class _Strategy:
         exclude: Any = None,
         **kwargs: Any,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Query the ``n_instances`` best candidates of ``X_pool``.
+
+        :class:`AIFTSampling` ranks by the AIFT score, :class:`RandomSampling`
+        by random priorities and :class:`MeanUncertainty` by the entropy of
+        the candidate's mean prediction.
+
+        Parameters
+        ----------
+        learner : object
+            Provides ``predict_patch_proba`` itself or through
+            ``learner.estimator`` (see :func:`patch_proba`); its labels so far
+            (``y_training``) decide the cold start of :class:`AIFTSampling`.
+            Not used by :class:`RandomSampling`.
+        X_pool : candidate array or CandidateSet
+            The unlabeled pool.
+        n_instances : int, default=1
+            How many candidates to return (all remaining ones when larger).
+        random_state : None, int, RandomState or Generator, default=None
+            The source of :class:`RandomSampling`'s priorities (scores in
+            [0, 1)) and of :class:`AIFTSampling`'s cold-start batch (seed 0
+            when None); the AIFT and mean-uncertainty scores are
+            deterministic.
+        exclude : array-like of int, default=None
+            Pool indices never to return (e.g. already labeled candidates).
+        **kwargs
+            ``n_jobs`` and ``chunk_size`` make the strategies that predict
+            score the pool in chunks through joblib
+            (:func:`~sklearn_aift.parallel.pool_scores`, also on a Dask
+            cluster); other keywords are accepted and ignored.
+
+        Returns
+        -------
+        indices : ndarray of int
+            Pool indices of the chosen candidates, best first.
+        scores : ndarray of float
+            Their scores, aligned with ``indices``.
+
+        Raises
+        ------
+        TypeError
+            If ``n_instances`` is not an integer or ``exclude`` does not hold
+            integers.
+        ValueError
+            If ``n_instances < 1``, ``X_pool`` is empty, ``exclude`` holds
+            indices outside the pool or covers all of it, the patch
+            probabilities are invalid or ``random_state`` is not a valid seed.
+        """
         n_instances = _check_n_instances(n_instances)
         n_pool = _pool_size(X_pool)
         keep = _remaining(exclude, n_pool)
@@ -161,10 +211,10 @@ class _Strategy:
         seed = 0 if random_state is None else random_state
         if self.cold_start == "random":
             # the priorities random_sampling draws: with the same seed, the same batch
-            scores = _rng(seed).random(n_pool)[keep]
+            scores = check_random_state(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
             return keep[order], scores[order]
-        embed = embedder(learner)
+        embed = strategy_context(learner).embed
         if embed is None:
             logger.warning(
                 "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
@@ -173,7 +223,7 @@ class _Strategy:
             return None
         features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
-        order, shares = representative_order(features, n_instances, _rng(seed))
+        order, shares = representative_order(features, n_instances, check_random_state(seed))
         return keep[order], shares
 
     def get_params(self) -> dict[str, Any]:
@@ -197,43 +247,6 @@ class _Strategy:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
-
-
-_CALL_DOC = """
-    Parameters
-    ----------
-    learner : object
-        Provides ``predict_patch_proba`` itself or through
-        ``learner.estimator`` (see :func:`patch_proba`).{learner_note}
-    X_pool : candidate array or CandidateSet
-        The unlabeled pool.
-    n_instances : int, default=1
-        How many candidates to return (all remaining ones when larger).
-    random_state : None, int, RandomState or Generator, default=None
-        {random_note}
-    exclude : array-like of int, default=None
-        Pool indices never to return (e.g. already labeled candidates).
-    **kwargs
-        ``n_jobs`` and ``chunk_size`` make the strategies that predict score
-        the pool in chunks through joblib (:func:`~sklearn_aift.parallel.pool_scores`,
-        also on a Dask cluster); other keywords are accepted and ignored.
-
-    Returns
-    -------
-    indices : ndarray of int
-        Pool indices of the chosen candidates, best first.
-    scores : ndarray of float
-        Their scores, aligned with ``indices``.
-
-    Raises
-    ------
-    TypeError
-        If ``n_instances`` is not an integer or ``exclude`` does not hold
-        integers.
-    ValueError
-        If ``n_instances < 1``, ``X_pool`` is empty, ``exclude`` holds indices
-        outside the pool or covers all of it{value_note}.
-"""
 
 
 class AIFTSampling(_Strategy):
@@ -350,20 +363,6 @@ class AIFTSampling(_Strategy):
         P = _on_remaining(lambda X: patch_proba(learner, X), X_pool, keep, n_pool)
         return candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
 
-    def __call__(
-        self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs
-    ):
-        return super().__call__(
-            learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
-        )
-
-    __call__.__doc__ = "Query the candidates with the highest AIFT scores.\n" + _CALL_DOC.format(
-        learner_note="",
-        random_note="Accepted for the common signature; AIFT scores are deterministic.",
-        value_note=", or the patch probabilities are invalid",
-    )
-
-
 class RandomSampling(_Strategy):
     """Random queries: the paper's IFT Random baseline.
 
@@ -388,21 +387,7 @@ class RandomSampling(_Strategy):
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
         # one priority per pool candidate, so exclusions do not shift the others
-        return _rng(random_state).random(n_pool)[keep]
-
-    def __call__(
-        self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs
-    ):
-        return super().__call__(
-            learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
-        )
-
-    __call__.__doc__ = "Query random candidates.\n" + _CALL_DOC.format(
-        learner_note=" Not used.",
-        random_note="Source of the random priorities (scores in [0, 1)).",
-        value_note=", or ``random_state`` is not a valid seed",
-    )
-
+        return check_random_state(random_state).random(n_pool)[keep]
 
 class MeanUncertainty(_Strategy):
     """Uncertainty sampling on the candidate's mean prediction.
@@ -441,21 +426,6 @@ class MeanUncertainty(_Strategy):
 def _mean_entropy(P: np.ndarray) -> np.ndarray:
     """Entropy of each candidate's mean patch prediction (module level: picklable)."""
     return patch_entropy(check_patch_proba(P).mean(axis=1))
-
-    def __call__(
-        self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None, **kwargs
-    ):
-        return super().__call__(
-            learner, X_pool, n_instances, random_state, exclude=exclude, **kwargs
-        )
-
-    __call__.__doc__ = "Query the candidates whose mean prediction is most uncertain.\n" + (
-        _CALL_DOC.format(
-            learner_note="",
-            random_note="Accepted for the common signature; not used.",
-                value_note=", or the patch probabilities are invalid",
-        )
-    )
 
 
 def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
@@ -531,6 +501,54 @@ entropy_diversity = AIFTSampling(*_PAPER_VARIANTS["entropy_diversity"])
 entropy_diversity_quarter = AIFTSampling(*_PAPER_VARIANTS["entropy_diversity_quarter"])
 random_sampling = RandomSampling()
 mean_uncertainty = MeanUncertainty()
+
+# the strategies known by name to the command line, the labeling page, the
+# experiments and resumed sessions
+_BY_NAME = {
+    strategy.__name__: strategy
+    for strategy in (entropy, entropy_quarter, diversity, diversity_quarter, entropy_diversity,
+                     entropy_diversity_quarter, random_sampling, mean_uncertainty)
+}
+#: The names :func:`get_strategy` knows.
+STRATEGY_NAMES = tuple(_BY_NAME)
+
+
+def get_strategy(name: str) -> _Strategy:
+    """The strategy of this module called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`STRATEGY_NAMES`: a paper variant
+        (``entropy_diversity_quarter`` ...), ``random_sampling`` or
+        ``mean_uncertainty``.
+
+    Returns
+    -------
+    strategy : AIFTSampling, RandomSampling or MeanUncertainty
+        The module's instance of that name.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    ValueError
+        If no strategy has that name.
+
+    Examples
+    --------
+    >>> from sklearn_aift.strategies import get_strategy
+    >>> get_strategy("diversity_quarter").get_params()["alpha"]
+    0.25
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a strategy name (str); got {name!r}.")
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(
+            f"name must be one of {', '.join(STRATEGY_NAMES)}; got {name!r}."
+        ) from None
 
 
 # --------------------------------------------------------------------------- #

@@ -18,6 +18,10 @@ from label_helpers import LabelServer, make_image_folder
 from sklearn_aift import AIFTNet, FrameProtocol
 from sklearn_aift.app import LabelingCampaign, create_app
 
+# every campaign here fine-tunes a real network: the fast loop (`pytest -m "not slow"`)
+# leaves them out
+pytestmark = pytest.mark.slow
+
 TOKEN = "s3cret-token-for-tests"
 
 

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import sqlite3
 
 import pytest
 from label_helpers import LabelServer, make_image_folder
 
-# playwright is in the dev extra and chromium is installed by `make install`: these tests
-# run in CI and fail, never skip, when either is missing
+# playwright is in the dev extra and chromium is installed by `make chromium` (which
+# `make test` runs): these tests run in CI and fail, never skip, when either is missing
 from playwright import sync_api as playwright_api
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# a browser and a server process per test: the fast loop (`pytest -m "not slow"`) leaves them out
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 BATCH = 4
 
 
 @pytest.fixture
 def browser():
-    if not shutil.which("chromium"):
-        pytest.fail("Debian's chromium is missing: `make install` installs it (apt-get)")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"the browser tests need Chromium, which is not at {CHROMIUM!r}: install "
+                    "Debian's package with `make chromium` (runs `apt-get install chromium` "
+                    "as root or through sudo), or set CHROMIUM=/path/to/chromium")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu"])

@@ -19,6 +19,9 @@ from sklearn_aift.backbones import (
     run_blocks,
 )
 
+# every test here builds a real network: the fast loop (`pytest -m "not slow"`) leaves them out
+pytestmark = pytest.mark.slow
+
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
 
 

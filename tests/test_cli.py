@@ -74,6 +74,7 @@ def test_kvasir_folder_without_images(capsys, tmp_path):
     assert "images" in err
 
 
+@pytest.mark.slow
 def test_entry_point_reports_errors_without_traceback(tmp_path):
     exe = Path(sys.executable).with_name("sklearn-aift")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "sklearn_aift.cli"]
@@ -88,6 +89,7 @@ def test_entry_point_reports_errors_without_traceback(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_demo_quick_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--quiet", "--threads", "1", "--out", str(out)]) == 0

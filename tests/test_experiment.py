@@ -195,6 +195,7 @@ def _comparable(table):
     return [tuple(r[c] for c in SCALARS) + (tuple(r["queried"]),) for r in table]
 
 
+@pytest.mark.slow
 def test_runner_end_to_end(frames, tmp_path):
     from sklearn_aift.experiment import run_comparison
 
@@ -238,6 +239,7 @@ def test_runner_end_to_end(frames, tmp_path):
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_table(frames, tmp_path):
     from sklearn_aift.experiment import run_comparison
 
@@ -282,6 +284,7 @@ def test_resume_after_interruption_gives_the_same_table(frames, tmp_path):
     assert len(list((tmp_path / "store").glob("*.jsonl"))) == 2
 
 
+@pytest.mark.slow
 def test_runner_rejects_bad_arguments(frames):
     from sklearn_aift.experiment import run_comparison
 

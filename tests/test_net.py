@@ -34,6 +34,10 @@ FAST = dict(
     batch_size=16,
     random_state=0,
 )
+
+# every test here builds a real network: the fast loop (`pytest -m "not slow"`) leaves them out
+pytestmark = pytest.mark.slow
+
 MOBILENET_V2_FILE = os.path.join(torch.hub.get_dir(), "checkpoints", "mobilenet_v2-b0353104.pth")
 
 

@@ -181,6 +181,7 @@ def test_candidate_set_travels_without_pixels(box_pool):
     assert len(pickle.dumps(box_pool)) < pixels / 20
 
 
+@pytest.mark.slow
 def test_processes_same_selection_as_in_process(box_pool, reference):
     # an unfitted net with random_state=None draws its head on first use: the
     # parallel query comes first, so every worker must get the client's head
@@ -200,6 +201,7 @@ def test_processes_same_selection_as_in_process(box_pool, reference):
     assert np.allclose(scores, reference[1], rtol=1e-12, atol=0)
 
 
+@pytest.mark.slow
 def test_dask_same_selection_as_in_process(client, net, box_pool, reference):
     with joblib.parallel_config(backend="dask", client=client):
         indices, scores = entropy_diversity_quarter(net, box_pool, N_QUERY)
@@ -207,6 +209,7 @@ def test_dask_same_selection_as_in_process(client, net, box_pool, reference):
     assert np.allclose(scores, reference[1], rtol=1e-12, atol=0)
 
 
+@pytest.mark.slow
 def test_dask_mean_uncertainty_with_exclusions(client, tiny_candidates):
     X = np.repeat(tiny_candidates[0], 10, axis=0)
     X[::7] = X[0]  # exact ties: the lower pool index must win
@@ -219,6 +222,7 @@ def test_dask_mean_uncertainty_with_exclusions(client, tiny_candidates):
     assert not np.isin(on_dask[0], exclude).any()
 
 
+@pytest.mark.slow
 def test_dask_sends_the_estimator_once_per_worker(client, tiny_candidates):
     X, _ = tiny_candidates
     X = np.repeat(X, 20, axis=0)  # 240 candidates
@@ -233,6 +237,7 @@ def test_dask_sends_the_estimator_once_per_worker(client, tiny_candidates):
     assert all(count <= 1 for count in unpickled.values()), unpickled
 
 
+@pytest.mark.slow
 def test_killed_worker_gives_the_same_selection(client, net, box_pool, reference):
     pids_before = client.run(os.getpid)
     killed = {}
@@ -293,6 +298,7 @@ def test_cli_cluster_options_are_exclusive_and_checked(capsys):
     assert "--workers" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_unreachable_scheduler_is_one_line(capsys, tmp_path):
     import dask
 
@@ -308,6 +314,7 @@ def test_cli_unreachable_scheduler_is_one_line(capsys, tmp_path):
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_compare_scores_on_the_scheduler(client, tmp_path, capsys):
     from sklearn_aift.cli import main
 

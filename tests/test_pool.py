@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from learner_helpers import FakeNet, brightest, brightest_no_exclude, make_pool
 
 from sklearn_aift.augment import FrameProtocol
 from sklearn_aift.candidates import CandidateSet, candidate_keys
 from sklearn_aift.learner import ActiveLearner
-from test_learner import FakeNet, brightest, brightest_no_exclude, make_pool
 
 
 def _whole_pool_run(X, y, strategy, rounds, batch):

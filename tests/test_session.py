@@ -1,6 +1,6 @@
 """Durable labeling sessions: the SQLite store, save/load, crash safety and refusals.
 
-The store tests use the ``FakeNet`` double of test_learner.py; the kill test
+The store tests use the ``FakeNet`` double of learner_helpers.py; the kill test
 runs the real AIFTNet in a subprocess and kills it with SIGKILL in the middle
 of fine-tuning.
 """
@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from learner_helpers import FakeNet, in_order, make_pool, seeded_random
 
-from sklearn_aift.learner import ActiveLearner
 from sklearn_aift.candidates import pixel_digest
-from sklearn_aift.session import FORMAT_VERSION, SessionError, SessionStore
-from test_learner import FakeNet, in_order, make_pool, seeded_random
+from sklearn_aift.learner import FORMAT_VERSION, ActiveLearner, SessionError, SessionStore
 
 
 class Crash(Exception):
@@ -625,7 +624,7 @@ import sys
 from pathlib import Path
 sys.path[:0] = [sys.argv[3], str(Path(sys.argv[3]).parent)]  # the tests, this checkout
 from sklearn_aift.learner import ActiveLearner
-from test_learner import FakeNet, in_order, make_pool
+from learner_helpers import FakeNet, in_order, make_pool
 
 X, y = make_pool(n=40)
 learner = ActiveLearner.open(sys.argv[1], FakeNet(), query_strategy=in_order)
@@ -637,6 +636,7 @@ sys.stdin.read()  # wait to be killed
 '''
 
 
+@pytest.mark.slow
 def test_sigkill_after_labels_one_at_a_time_keeps_every_label(tmp_path):
     X, y = make_pool(n=40)
     script = tmp_path / "labeler.py"

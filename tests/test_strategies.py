@@ -377,3 +377,31 @@ def test_modal_active_learner_can_query_with_a_strategy(pool):
     learner.y_training = np.array([0, 1] * 5)
     indices, _ = learner.query(X, n_instances=3)
     np.testing.assert_array_equal(indices, entropy_diversity_quarter(net, X, n_instances=3)[0])
+
+
+# -- the registry and the documented call ------------------------------------------------------
+def test_get_strategy_returns_the_module_instance_of_each_name():
+    for name in strategies.STRATEGY_NAMES:
+        strategy = strategies.get_strategy(name)
+        assert strategy is getattr(strategies, name)
+        assert strategy.__name__ == name
+    assert set(strategies.STRATEGY_NAMES) >= {"entropy_diversity_quarter", "random_sampling",
+                                              "mean_uncertainty"}
+
+
+@pytest.mark.parametrize("name, error", [("aift_sampling", ValueError),
+                                         ("describe_strategy", ValueError),
+                                         ("AIFTSampling", ValueError), (None, TypeError)])
+def test_get_strategy_rejects_what_is_not_a_strategy_name(name, error):
+    with pytest.raises(error, match="name must"):
+        strategies.get_strategy(name)
+
+
+@pytest.mark.parametrize("name", strategies.STRATEGY_NAMES)
+def test_every_public_strategy_documents_its_call(name):
+    strategy = strategies.get_strategy(name)
+    doc = inspect.getdoc(type(strategy).__call__)
+    assert doc is not None
+    for section in ("Parameters", "Returns", "Raises", "n_instances", "exclude"):
+        assert section in doc
+    assert type(strategy).__name__ in doc  # says what this class ranks by

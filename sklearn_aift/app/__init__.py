@@ -3,9 +3,44 @@
 :class:`LabelingCampaign` holds the learner side (the pool of a folder, AIFT-ranked
 batches, durable labels, background fine-tuning); :func:`create_app` serves
 it over HTTP with the page in ``static/``.
+
+The web framework (FastAPI, uvicorn) is the optional ``[app]`` extra and is
+imported only when :func:`create_app` or :func:`generate_token` is first
+used, so that ``import sklearn_aift`` stays light.
 """
 
+from importlib import import_module
+
 from ._campaign import LabelingCampaign
-from ._server import create_app, generate_token
 
 __all__ = ["LabelingCampaign", "create_app", "generate_token"]
+
+# the names defined next to the web framework, imported on first access
+_SERVER_NAMES = ("create_app", "generate_token")
+_WEB_FRAMEWORK = ("fastapi", "starlette", "uvicorn")
+
+
+def _import_web(name, package=None):
+    """Import ``name``, saying how to install the ``[app]`` extra when it lacks."""
+    try:
+        return import_module(name, package)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in _WEB_FRAMEWORK:
+            raise
+        raise ImportError(
+            f"the labeling page needs {missing!r}, which is not installed; install "
+            "the page's dependencies with `pip install 'sklearn-aift[app]'`"
+        ) from exc
+
+
+def __getattr__(name):
+    if name not in _SERVER_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_import_web("._server", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

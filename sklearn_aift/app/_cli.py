@@ -12,6 +12,7 @@ from typing import Any
 
 from .._argtypes import UsageError
 from .._argtypes import positive_int as _positive_int
+from .._model_args import add_model_arguments, make_estimator
 from ..augment import FrameProtocol
 
 __all__ = ["add_label_parser", "run_label"]
@@ -79,19 +80,16 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
                        help="images per round (default: 10)")
     label.add_argument("--strategy", default="entropy_diversity_quarter",
                        help="query strategy of sklearn_aift.strategies (default: %(default)s)")
-    label.add_argument("--backbone", default=None,
-                       help="torchvision model (default: alexnet when its ImageNet weights are "
-                       "available, else the offline mobilenet_v2)")
-    label.add_argument("--weights", default=None,
-                       help="torchvision weights name or state-dict file (default: the "
-                       "backbone's ImageNet weights)")
-    label.add_argument("--input-size", type=_positive_int, default=64,
-                       help="side patches are resized to inside the network (default: 64)")
+    add_model_arguments(label, backbone=None,
+                        backbone_help="torchvision model (default: alexnet when its ImageNet "
+                        "weights are available, else the offline mobilenet_v2)",
+                        weights=None,
+                        weights_help="torchvision weights name or state-dict file (default: "
+                        "the backbone's ImageNet weights)")
     label.add_argument("--patch-size", type=_positive_int, default=64,
                        help="side of the patches cut from each image (default: 64)")
     label.add_argument("--n-patches", type=_positive_int, default=21,
                        help="patches per image: 1, 5, 21, ... (default: 21)")
-    label.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     label.add_argument("--threads", type=_positive_int, default=1,
                        help="CPU threads for torch (default: 1)")
     label.add_argument("--host", default="127.0.0.1",
@@ -115,24 +113,22 @@ def _alexnet_weights_cached() -> bool:
 
 def default_estimator(args: argparse.Namespace) -> tuple[Any, str]:
     """The model the command starts from, and a sentence saying which it is."""
-    from ..net import AIFTNet
-
     common = dict(input_size=args.input_size, device=args.device, random_state=0,
-                  max_epochs=5, max_epochs_incremental=3, batch_size=64)
+                  max_epochs=5, max_epochs_incremental=3)
     if args.backbone is not None:
         weights = "DEFAULT" if args.weights is None else args.weights
         weights = None if str(weights).lower() == "none" else weights
         note = f"model: {args.backbone} with weights {weights!r}"
-        return AIFTNet(args.backbone, weights=weights, **common), note
+        return make_estimator(args.backbone, weights, **common), note
     if args.weights is None and _alexnet_weights_cached():
-        return AIFTNet("alexnet", weights="DEFAULT", **common), "model: AlexNet, ImageNet weights"
+        return make_estimator("alexnet", "DEFAULT", **common), "model: AlexNet, ImageNet weights"
     if args.weights is not None:
-        return AIFTNet("alexnet", weights=args.weights, **common), (
+        return make_estimator("alexnet", args.weights, **common), (
             f"model: AlexNet with weights {args.weights!r}")
     note = ("AlexNet's ImageNet weights are not available here (not in torch hub's cache), so "
             "the session starts from the offline ImageNet MobileNetV2 (frozen feature blocks, "
             "cached activations)")
-    return AIFTNet("mobilenet_v2", weights="IMAGENET1K_V1", **common), note
+    return make_estimator("mobilenet_v2", "IMAGENET1K_V1", **common), note
 
 
 def _check_host(host: str, token: str | None) -> str | None:
@@ -206,27 +202,31 @@ def run_label(args: argparse.Namespace) -> int:
 
     Examples
     --------
-    >>> # run_label(build_parser().parse_args(["label", "images", "--session", "s"]))
+    ``run_label(args)`` serves until interrupted; ``args`` come from the parser:
+
+    >>> from sklearn_aift.cli import build_parser
+    >>> args = build_parser().parse_args(["label", "images", "--session", "s"])
+    >>> args.strategy, args.batch_size
+    ('entropy_diversity_quarter', 10)
     """
     import torch
-    import uvicorn
 
     from .. import strategies
+    from . import _import_web
     from ._campaign import LabelingCampaign
-    from ._connections import TimedH11Protocol
-    from ._server import create_app
+
+    uvicorn = _import_web("uvicorn")
+    create_app = _import_web("._server", __package__).create_app
+    TimedH11Protocol = _import_web("._connections", __package__).TimedH11Protocol
 
     _check_paths(args)
     _check_listen(args.host, args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
-    strategy = getattr(strategies, args.strategy, None)
-    if args.strategy.startswith("_") or not callable(strategy) or args.strategy in (
-        "aift_sampling", "describe_strategy", "patch_proba"
-    ):
+    if args.strategy not in strategies.STRATEGY_NAMES:
         raise ValueError(f"--strategy must name a query strategy of sklearn_aift.strategies "
-                         f"(e.g. entropy_diversity_quarter, random_sampling); got "
-                         f"{args.strategy!r}.")
+                         f"({', '.join(strategies.STRATEGY_NAMES)}); got {args.strategy!r}.")
+    strategy = strategies.get_strategy(args.strategy)
     token = _check_host(args.host, args.token)
     estimator, note = default_estimator(args)
     print(note, file=sys.stderr, flush=True)

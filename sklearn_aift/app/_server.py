@@ -166,8 +166,16 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
 
     Examples
     --------
+    With ``campaign`` built as in :class:`LabelingCampaign`'s example,
+    ``uvicorn.run(create_app(campaign, token=generate_token()))`` serves it
+    until interrupted (``sklearn-aift label`` does this). The token is checked
+    first:
+
     >>> from sklearn_aift.app import create_app
-    >>> # app = create_app(LabelingCampaign(...), token=generate_token()); uvicorn.run(app)
+    >>> create_app(None, token="short")
+    Traceback (most recent call last):
+    ...
+    ValueError: token must be a string of at least 8 characters; got 'short'.
     """
     if token is not None and (not isinstance(token, str) or len(token) < 8):
         raise ValueError(f"token must be a string of at least 8 characters; got {token!r}.")

@@ -8,12 +8,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..utils import as_generator, check_int
 from ._common import (
     _BILINEAR,
-    _as_generator,
     _check_padding_mode,
     _check_positive_floats,
-    _check_positive_int,
     _check_region,
     _extract,
     _from_pil,
@@ -111,8 +110,8 @@ class AxisProtocol(_Protocol):
         return bool(self.random_rotations)
 
     def _validate(self) -> None:
-        _check_positive_int(self.patch_size, "patch_size")
-        _check_positive_int(self.n_rotations, "n_rotations")
+        check_int(self.patch_size, "patch_size")
+        check_int(self.n_rotations, "n_rotations")
         if not isinstance(self.size, numbers.Real) or not self.size > 0:
             raise ValueError(f"size must be a positive number; got {self.size!r}.")
         _check_positive_floats(self.scales, "scales")
@@ -162,7 +161,7 @@ class AxisProtocol(_Protocol):
         n_rot = int(self.n_rotations)
         n = len(self.scales) * len(self.shifts)
         if self.random_rotations:
-            rotations = _as_generator(random_state).uniform(0.0, 360.0, size=(n, n_rot))
+            rotations = as_generator(random_state).uniform(0.0, 360.0, size=(n, n_rot))
         else:
             rotations = np.broadcast_to(360.0 * np.arange(n_rot) / n_rot, (n, n_rot))
         frames = []

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ..utils import check_int
 from ._common import (
     _check_padding_mode,
     _check_positive_floats,
-    _check_positive_int,
     _check_region,
     _crop_resize,
     _dihedral,
@@ -118,7 +118,7 @@ class BoxProtocol(_Protocol):
         self.padding_mode = padding_mode
 
     def _validate(self) -> None:
-        _check_positive_int(self.patch_size, "patch_size")
+        check_int(self.patch_size, "patch_size")
         _check_positive_floats(self.scales, "scales")
         if not isinstance(self.shift, numbers.Real) or not 0 <= self.shift < 1:
             raise ValueError(f"shift must be a number in [0, 1); got {self.shift!r}.")

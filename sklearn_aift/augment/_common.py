@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 from PIL import Image
 from sklearn.base import BaseEstimator
 
+from ..utils import check_image
+
 _PADDING_MODES = ("reflect", "edge", "constant")
 _BILINEAR = Image.Resampling.BILINEAR
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_generator(random_state: Any) -> np.random.Generator:
-    """Turn None, an int, a Generator or a RandomState into a Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.default_rng(random_state)
-    raise TypeError(
-        "random_state must be None, an int, a numpy Generator or a RandomState; got "
-        f"{random_state!r}."
-    )
-
-
-def _check_image(image: Any, name: str = "image") -> np.ndarray:
-    """Return ``image`` as a (H, W, C) uint8 array, C in {1, 3}."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise TypeError(
-            f"{name} must hold uint8 pixels (0-255); got dtype {image.dtype}. Convert "
-            f"float images in [0, 1] with (img * 255).round().astype(np.uint8)."
-        )
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in (1, 3):
-        raise ValueError(
-            f"{name} must have shape (H, W) or (H, W, C) with C in (1, 3); got shape {image.shape}."
-        )
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"{name} is empty: shape {image.shape}.")
-    return image
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
 def _check_positive_floats(values: Any, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in values)
@@ -254,7 +214,7 @@ class _Protocol(BaseEstimator):
         (18, 3, 16, 16)
         """
         self._validate()
-        image = _check_image(image)
+        image = check_image(image)
         return self._generate(image, region, random_state)
 
     def _generate(self, image, region, random_state):  # pragma: no cover - overridden

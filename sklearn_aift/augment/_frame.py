@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..utils import as_generator, check_int
 from ._common import (
-    _as_generator,
-    _check_positive_int,
     _crop_resize,
     _Protocol,
     _to_channels_first,
@@ -99,8 +98,8 @@ class FrameProtocol(_Protocol):
         return level
 
     def _validate(self) -> None:
-        _check_positive_int(self.n_patches, "n_patches")
-        _check_positive_int(self.patch_size, "patch_size")
+        check_int(self.n_patches, "n_patches")
+        check_int(self.patch_size, "patch_size")
         if self.layout == "pyramid":
             self._levels()
         elif self.layout == "random":
@@ -152,7 +151,7 @@ class FrameProtocol(_Protocol):
                     for j in range(k):
                         boxes.append((j * w / k, i * h / k, (j + 1) * w / k, (i + 1) * h / k))
             return np.asarray(boxes, dtype=np.float64)
-        rng = _as_generator(random_state)
+        rng = as_generator(random_state)
         lo, hi = (float(v) for v in self.crop_scale)
         side = rng.uniform(lo, hi, size=self.n_patches) * min(h, w)
         x0 = rng.uniform(0.0, 1.0, size=self.n_patches) * (w - side)

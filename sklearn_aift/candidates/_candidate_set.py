@@ -9,7 +9,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._sources import _default_protocol, _ImageSource, _Pool, _resolve_seed
+from ..utils import resolve_seed
+from ._sources import _default_protocol, _ImageSource, _Pool
 from ._validation import iter_candidate_batches, materialize
 
 
@@ -173,7 +174,7 @@ class CandidateSet:
                     f"images); got values in [{index.min()}, {index.max()}]."
                 )
         self._check_regions(protocol, regions_arr)
-        pool = _Pool(source, index, regions_arr, protocol, _resolve_seed(random_state), cache_dir)
+        pool = _Pool(source, index, regions_arr, protocol, resolve_seed(random_state), cache_dir)
         self._pool = pool
         self._rows = np.arange(len(index), dtype=np.intp)
 

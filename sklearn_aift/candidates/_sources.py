@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import warnings
 from collections import OrderedDict
@@ -13,36 +12,14 @@ from typing import Any
 import numpy as np
 
 from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
-from ..augment._common import _check_image
 from ..io import UnreadableImageError, read_image, verify_image
 from ..io._reader import _check_window
+from ..utils import check_image
 
 
 # --------------------------------------------------------------------------- CandidateSet
 _KEY_VERSION = "v1"
 _CACHE_VERSION = 1
-
-
-def _resolve_seed(random_state: Any) -> int:
-    """An int seed from None, an int, a Generator or a RandomState."""
-    if isinstance(random_state, bool):
-        raise TypeError(
-            f"random_state must be None, an int or a random generator; got {random_state!r}."
-        )
-    if isinstance(random_state, numbers.Integral):
-        if random_state < 0:
-            raise ValueError(f"random_state must be a non-negative int; got {random_state}.")
-        return int(random_state)
-    if random_state is None:
-        return int(np.random.default_rng().integers(2**63))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**63))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    raise TypeError(
-        f"random_state must be None, an int, a numpy Generator or a RandomState; got "
-        f"{random_state!r}."
-    )
 
 
 def _default_protocol(regions: np.ndarray | None) -> Any:
@@ -117,7 +94,7 @@ class _ImageSource:
         for i, it in enumerate(items):
             if isinstance(it, (str, os.PathLike)):
                 raise TypeError("images mixes file paths and arrays; give one kind only.")
-            arrays.append(_check_image(it, name=f"images[{i}]"))
+            arrays.append(check_image(it, name=f"images[{i}]"))
         channels = {a.shape[2] for a in arrays}
         if len(channels) != 1:
             raise ValueError(

@@ -7,6 +7,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..utils import check_int
+
 
 def _is_array_like(X: Any) -> bool:
     return hasattr(X, "shape") and hasattr(X, "__len__") and hasattr(X, "__getitem__")
@@ -328,12 +330,7 @@ def iter_candidate_batches(
     >>> [(start, b.shape[0]) for start, b in iter_candidate_batches(X, 2)]
     [(0, 2), (2, 2), (4, 1)]
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    check_int(batch_size, "batch_size")
     n = len(X)
     for start in range(0, n, int(batch_size)):
         stop = min(start + int(batch_size), n)

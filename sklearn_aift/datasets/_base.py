@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from ..io import IMAGE_EXTENSIONS, UnreadableImageError, is_dicom
+from ..io import IMAGE_EXTENSIONS, is_dicom
 from ..io import read_image as _read_image
 
-# what the reader raises on missing, truncated, corrupt or unsupported files
-_READ_ERRORS = (UnreadableImageError,)
 
 
 def check_dir(path: Any, name: str) -> Path:
@@ -54,8 +52,8 @@ def read_image(path: Path, mode: str) -> np.ndarray:
     """Decode ``path`` to a uint8 array in ``mode`` ("RGB": (H, W, 3); "L": (H, W)).
 
     High bit depth is scaled over the image's range and DICOM windowed (see
-    :func:`sklearn_aift.io.read_image`). Raises one of ``_READ_ERRORS`` when
-    the file cannot be decoded.
+    :func:`sklearn_aift.io.read_image`). Raises
+    :class:`~sklearn_aift.io.UnreadableImageError` when the file cannot be decoded.
     """
     pixels = _read_image(path, mode=mode).pixels
     return pixels[:, :, 0] if mode == "L" else pixels

@@ -11,8 +11,8 @@ from sklearn.utils import Bunch
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet, DuplicateReport
 from ..candidates._duplicates import ON_CONFLICT
-from ..candidates._sources import _resolve_seed
 from ..io import IMAGE_EXTENSIONS, UnreadableImageError, verify_image
+from ..utils import resolve_seed
 from ._base import check_dir, list_images, warn_skipped
 
 __all__ = ["load_image_folder"]
@@ -187,7 +187,7 @@ def load_image_folder(
     data = CandidateSet(
         paths,
         protocol,
-        random_state=_resolve_seed(random_state),
+        random_state=resolve_seed(random_state),
         image_mode=image_mode,
         window=window,
         cache_dir=cache_dir,

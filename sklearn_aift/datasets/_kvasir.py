@@ -17,8 +17,9 @@ from sklearn.utils import Bunch
 from ..augment import BoxProtocol
 from ..candidates import CandidateSet, DuplicateReport, pixel_digest
 from ..candidates._duplicates import ON_CONFLICT
-from ..candidates._sources import _resolve_seed
-from ._base import _READ_ERRORS, check_dir, list_images, read_image, warn_skipped
+from ..io import UnreadableImageError
+from ..utils import check_int, resolve_seed
+from ._base import check_dir, list_images, read_image, warn_skipped
 
 __all__ = ["load_kvasir_seg"]
 
@@ -188,11 +189,6 @@ def _sample_hard_negatives(
     return out
 
 
-def _check_count(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
-
-
 def load_kvasir_seg(
     data_dir: Any,
     *,
@@ -348,18 +344,13 @@ def load_kvasir_seg(
     root = check_dir(data_dir, "data_dir")
     images_dir = check_dir(root / "images", "images folder")
     masks_dir = check_dir(root / "masks", "masks folder")
-    _check_count(negatives_per_frame, "negatives_per_frame")
-    _check_count(hard_negatives_per_frame, "hard_negatives_per_frame")
+    check_int(negatives_per_frame, "negatives_per_frame", min_value=0)
+    check_int(hard_negatives_per_frame, "hard_negatives_per_frame", min_value=0)
     if not isinstance(max_hard_overlap, (int, float)) or not 0 < max_hard_overlap < 1:
         raise ValueError(f"max_hard_overlap must be a number in (0, 1); got {max_hard_overlap!r}.")
     if test_size is not None and not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
         raise ValueError(f"test_size must be a number in [0, 1) or None; got {test_size!r}.")
-    if max_frames is not None and (
-        isinstance(max_frames, bool)
-        or not isinstance(max_frames, (int, np.integer))
-        or max_frames < 1
-    ):
-        raise ValueError(f"max_frames must be a positive integer or None; got {max_frames!r}.")
+    check_int(max_frames, "max_frames", allow_none=True)
     if not isinstance(min_box_size, (int, float)) or min_box_size < 1:
         raise ValueError(f"min_box_size must be a number >= 1; got {min_box_size!r}.")
     if protocol is None:
@@ -370,7 +361,7 @@ def load_kvasir_seg(
         )
     if on_conflict not in ON_CONFLICT:
         raise ValueError(f"on_conflict must be one of {ON_CONFLICT}; got {on_conflict!r}.")
-    seed = _resolve_seed(random_state)
+    seed = resolve_seed(random_state)
 
     pairs = _match_pairs(images_dir, masks_dir)
     if max_frames is not None and max_frames < len(pairs):
@@ -397,7 +388,7 @@ def load_kvasir_seg(
         try:
             image = read_image(img_path, "RGB")
             mask = read_image(mask_path, "L") >= 128
-        except _READ_ERRORS as exc:
+        except UnreadableImageError as exc:
             unreadable.append(f"{exc.path} ({exc.reason})")
             continue
         if mask.shape != image.shape[:2]:

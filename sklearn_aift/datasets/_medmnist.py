@@ -12,7 +12,7 @@ from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
 from ..candidates import CandidateSet
-from ..candidates._sources import _resolve_seed
+from ..utils import resolve_seed
 
 __all__ = ["load_medmnist"]
 
@@ -132,7 +132,7 @@ def load_medmnist(
         protocol = FrameProtocol(
             n_patches=21, patch_size=28, layout="random", crop_scale=(0.5, 1.0)
         )
-    data = CandidateSet(images, protocol, random_state=_resolve_seed(random_state))
+    data = CandidateSet(images, protocol, random_state=resolve_seed(random_state))
     target = labels.astype(np.int64)
     if return_X_y:
         return data, target

@@ -10,8 +10,8 @@ from scipy import ndimage
 from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
-from ..augment._common import _as_generator
 from ..candidates import CandidateSet
+from ..utils import as_generator, check_int
 
 __all__ = ["make_colonoscopy_frames"]
 
@@ -267,14 +267,8 @@ def make_colonoscopy_frames(
     >>> X.shape
     (4, 21, 3, 48, 48)
     """
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
-        raise ValueError(f"n_frames must be a positive integer; got {n_frames!r}.")
-    if (
-        isinstance(frame_size, bool)
-        or not isinstance(frame_size, (int, np.integer))
-        or frame_size < 32
-    ):
-        raise ValueError(f"frame_size must be an integer of at least 32; got {frame_size!r}.")
+    check_int(n_frames, "n_frames")
+    check_int(frame_size, "frame_size", min_value=32)
     if not isinstance(threshold, (int, float)) or not 0.2 < threshold < 0.95:
         raise ValueError(f"threshold must be a number in (0.2, 0.95); got {threshold!r}.")
     if not isinstance(positive_fraction, (int, float)) or not 0 < positive_fraction < 1:
@@ -291,7 +285,7 @@ def make_colonoscopy_frames(
         )
     protocol = FrameProtocol(n_patches=n_patches, patch_size=patch_size, layout=layout)
     protocol._validate()
-    rng = _as_generator(random_state)
+    rng = as_generator(random_state)
     size = int(frame_size)
     frames = np.empty((n_frames, size, size, 3), dtype=np.uint8)
     clear_mask = np.empty((n_frames, size, size), dtype=bool)

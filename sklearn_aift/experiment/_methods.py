@@ -85,6 +85,6 @@ _STRATEGY_OF = {
 
 def _strategy_for(method: str) -> Callable:
     if method in PAPER_COLD_START_METHODS:
-        params = getattr(strategies, method[: -len("_paper")]).get_params()
+        params = strategies.get_strategy(method[: -len("_paper")]).get_params()
         return strategies.aift_sampling(**{**params, "cold_start": None})
-    return getattr(strategies, _STRATEGY_OF.get(method, method))
+    return strategies.get_strategy(_STRATEGY_OF.get(method, method))

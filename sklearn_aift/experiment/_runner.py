@@ -19,6 +19,7 @@ from ..candidates import check_candidate_labels, check_candidates, find_duplicat
 from ..learner import ActiveLearner
 from ..net import ActivationCache
 from ..strategies import describe_strategy
+from ..utils import check_int
 from ._methods import METHODS, _strategy_for
 from ._results import ResultsTable, _json_safe
 from ._store import _STORE_VERSION, _data_fingerprint, _estimator_signature, _ResultStore, _stable_repr
@@ -28,12 +29,6 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------
 # The runner
 # ---------------------------------------------------------------------------
-
-def _check_int(value: Any, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
-
 
 def _check_methods(methods: Any) -> dict[str, Callable]:
     """Method names mapped to their query strategies."""
@@ -62,7 +57,7 @@ def _check_methods(methods: Any) -> dict[str, Callable]:
 
 def _check_seeds(seeds: Any) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = range(_check_int(seeds, "seeds"))
+        seeds = range(check_int(seeds, "seeds"))
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty; give a number of seeds or a list of integer seeds.")
@@ -345,8 +340,8 @@ def run_comparison(
     strategies_of = _check_methods(methods)
     methods = list(strategies_of)
     seeds = _check_seeds(seeds)
-    n_rounds = _check_int(n_rounds, "n_rounds")
-    batch_size = _check_int(batch_size, "batch_size")
+    n_rounds = check_int(n_rounds, "n_rounds")
+    batch_size = check_int(batch_size, "batch_size")
     X_pool = check_candidates(X_pool, name="X_pool")
     X_test = check_candidates(X_test, name="X_test")
     y_pool = check_candidate_labels(y_pool, len(X_pool), name="y_pool")

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..strategies import describe_strategy
+from .._version import __version__
+from ..strategies import STRATEGY_NAMES, aift_sampling, describe_strategy, get_strategy
 from ._errors import SessionError
 from ._session import SessionStore
 from ._validation import is_fitted
@@ -68,17 +69,11 @@ def _class_path(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
 def session_meta(learner: Any) -> dict[str, Any]:
     """The metadata a new store records about ``learner``."""
     exact, reprs = _split_params(learner.estimator)
     return {
-        "library_version": _library_version(),
+        "library_version": __version__,
         "strategy": describe_strategy(learner.query_strategy),
         "estimator_class": _class_path(learner.estimator),
         "estimator_params": exact,
@@ -93,7 +88,7 @@ def resolve_strategy(meta: dict[str, Any], strategy: Callable | None, path: Path
     stored = meta.get("strategy")
     if strategy is not None:
         given = describe_strategy(strategy)
-        if json.loads(json.dumps(given)) != stored:
+        if not _describes(strategy, stored):
             raise SessionError(
                 f"query_strategy {given} does not match the strategy of session {path}: "
                 f"{stored}. Pass the session's strategy (or None to use it)."
@@ -109,28 +104,26 @@ def resolve_strategy(meta: dict[str, Any], strategy: Callable | None, path: Path
 
 
 def _strategy_from_description(description: Any) -> Callable | None:
-    from .. import strategies
-
+    """The strategy ``description`` names or its factory rebuilds, else None."""
     if not isinstance(description, dict):
         return None
     name = description.get("name")
-    candidate = getattr(strategies, str(name), None) if name else None
-    if callable(candidate):
-        try:
-            if json.loads(json.dumps(describe_strategy(candidate))) == description:
-                return candidate
-        except Exception:
-            pass
-    factory = getattr(strategies, str(description.get("factory", "")), None)
+    if name in STRATEGY_NAMES and _describes(get_strategy(name), description):
+        return get_strategy(name)
     params = description.get("params")
-    if callable(factory) and isinstance(params, dict):
+    if description.get("factory") == "aift_sampling" and isinstance(params, dict):
         try:
-            rebuilt = factory(**params)
-            if json.loads(json.dumps(describe_strategy(rebuilt))) == description:
-                return rebuilt
-        except Exception:
+            rebuilt = aift_sampling(**params)
+        except (TypeError, ValueError):  # parameters this version does not accept
             return None
+        if _describes(rebuilt, description):
+            return rebuilt
     return None
+
+
+def _describes(strategy: Callable, description: Any) -> bool:
+    # through JSON, as the store keeps it: tuples become lists
+    return json.loads(json.dumps(describe_strategy(strategy))) == description
 
 
 def resolve_estimator(meta: dict[str, Any], estimator: Any, path: Path) -> Any:

@@ -8,16 +8,13 @@ import numpy as np
 import torch
 
 from ..backbones import build_backbone
+from ..utils import derive_seed, resolve_seed
 from ._cache import ActivationCache
 from ._module import _AIFTModule
 
 
 def new_seed_base(est) -> int:
-    if est.random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(est.random_state, np.random.RandomState):
-        return int(est.random_state.randint(np.iinfo(np.int32).max))
-    return int(est.random_state)
+    return resolve_seed(est.random_state)
 
 
 def initial_signature(est, n_classes: int) -> tuple:
@@ -31,7 +28,7 @@ def build_module(est, n_classes: int, seed_base: int, *, load_weights: bool = Tr
         est.backbone,
         est.weights,
         n_classes,
-        random_state=_derive_seed(seed_base, 0),
+        random_state=derive_seed(seed_base, 0),
         progress=bool(est.verbose),
         load_weights=load_weights,
     )
@@ -121,12 +118,3 @@ def cache_for(est, module: _AIFTModule) -> ActivationCache | None:
     if cache is None:
         cache = est._auto_cache = ActivationCache()
     return cache
-
-# ------------------------------------------------------------------ inference
-
-
-def _derive_seed(*keys: int) -> int:
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
-
-
-# --------------------------------------------------------------------------- estimator

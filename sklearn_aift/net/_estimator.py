@@ -79,50 +79,15 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     Training gives each patch its candidate's label. A candidate's probability
     is the mean of its patches' probabilities (paper, sec. 4.3).
 
-    **Continuous fine-tuning.** With ``warm_start=True`` every ``fit`` after the
-    first continues from the current weights (M_t <- F(L, M_{t-1})) and keeps
-    the optimizer's momentum buffers. Learning rates follow the supplement's
-    Table 3 (polyp detection): in fit number ``t`` (0-based, counted since the
-    network was initialised, see ``n_fits_``) and its epoch ``e`` (0-based)::
-
-        t == 0 (AIFT1):  body = lr * gamma**e,  head = head_lr * gamma**e,
-                         for max_epochs epochs
-        t >= 1 (AIFT+):  body = lr_incremental * gamma_incremental**e,
-                         head = head_lr_incremental * gamma_incremental**e,
-                         for max_epochs_incremental epochs
-
-    where "head" is the replaced last layer (fc8 for AlexNet) and "body" all
-    other trainable layers; every bias (including batch-norm shifts) uses twice
-    the rate of the weights of its part. The schedule restarts at ``e = 0`` in
-    every fit (unlike skorch's ``LRScheduler``, which adds a decay step per
-    refit). ``partial_fit`` runs one epoch at rate ``e = 0`` of fit number
-    ``t``.
-
-    **Freezing and the activation cache.** ``freeze=k`` keeps the first ``k``
-    feature blocks of the backbone (see
-    :func:`sklearn_aift.backbones.feature_blocks`; for AlexNet blocks 1-5 are
-    conv1-conv5 of the paper's Table 2, each with its ReLU and pooling) frozen:
-    no gradient, batch norm and dropout always in eval mode; ``freeze=-k``
-    freezes every block but the last ``k``. The default ``freeze=-1`` trains
-    the last feature block and the classifier: real fine-tuning of the
-    network's top that a CPU affords, since the frozen blocks' outputs never
-    change and are computed once per candidate and kept in an
-    :class:`ActivationCache`. They are keyed by the candidate's content
-    (:func:`sklearn_aift.candidates.candidate_keys`: a CandidateSet's keys, or
-    digests of the pixels computed once per pool array) and a fingerprint of
-    the frozen part (backbone, weights, ``freeze``, ``input_size``, ``amp``,
-    device type and the frozen parameter values, hashed again only when a
-    frozen tensor changes). When every block is frozen and the network pools
-    globally after its features (MobileNet, EfficientNet, ResNet, RegNet,
-    ShuffleNet, MNASNet, ConvNeXt), the cache holds the pooled features, so a
-    round costs little more than a matrix product. ``freeze=0`` fine-tunes the
-    whole network as in the paper (a GPU's setting).
-
-    **Learning from scratch.** With ``weights=None`` the frozen blocks keep
-    their random weights, but their batch-norm statistics are estimated from
-    the patches of the first fit (one pass in training mode); otherwise a
-    random network's batch norms (running mean 0, variance 1) normalise
-    nothing and its features collapse towards zero.
+    With ``warm_start=True`` every ``fit`` after the first continues from the
+    current weights (M_t <- F(L, M_{t-1})) with the learning rates of the
+    paper's Table 3, restarted in every fit. ``freeze`` keeps the first
+    feature blocks frozen and their outputs cached in an
+    :class:`ActivationCache`, and ``weights=None`` learns from scratch with
+    batch-norm statistics estimated in the first fit. The user guide
+    describes each: :ref:`fine-tuning` (continuous fine-tuning, the
+    learning-rate schedule, learning from scratch) and :ref:`hardware`
+    (freezing and the activation cache).
 
     Parameters
     ----------
@@ -514,13 +479,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> P.shape, bool(np.allclose(P.sum(-1), 1))
         ((3, 4, 2), True)
         """
-        self._check_all_params()
-        X = check_candidates(X, allow_empty=True)
-        device = self._device()
-        module = inference_module(self, device)
-        return self._predict_patches(module, X, device)
-
-    def _predict_patches(self, module: _AIFTModule, X: Any, device: torch.device) -> np.ndarray:
+        X, module = self._prepare_forward(X)
         n, m, k = len(X), n_patches(X), _n_outputs(module)
         P = np.empty((n, m, k), dtype=np.float64)
 
@@ -528,10 +487,25 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             proba = torch.softmax(logits.double(), dim=-1)
             P[rows] = proba.cpu().numpy().reshape(len(rows), m, k)
 
-        if n:
-            forward_candidates(module, X, device, int(self.batch_size), cache_for(self, module),
-                               collect, verbose=bool(self.verbose))
+        self._forward(module, X, collect)
         return P
+
+    def _prepare_forward(self, X: Any) -> tuple[Any, _AIFTModule]:
+        """The checked candidates and the network ready to predict them on its device."""
+        self._check_all_params()
+        X = check_candidates(X, allow_empty=True)
+        return X, inference_module(self, self._device())
+
+    def _forward(self, module: _AIFTModule, X: Any, collect: Any) -> None:
+        """One pass over the candidates ``X``: ``collect(rows, logits)`` per batch.
+
+        The one forward path of :meth:`predict_patch_proba` and :meth:`embed`:
+        the frozen prefix from the activation cache where it has the
+        candidates, the rest of the network in batches.
+        """
+        if len(X):
+            forward_candidates(module, X, self._device(), int(self.batch_size),
+                               cache_for(self, module), collect, verbose=bool(self.verbose))
 
     def embed(self, X: Any) -> np.ndarray:
         """Features of each candidate: the last layer's input, averaged over its patches.
@@ -559,10 +533,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         ...         random_state=0).embed(X).shape
         (3, 1024)
         """
-        self._check_all_params()
-        X = check_candidates(X, allow_empty=True)
-        device = self._device()
-        module = inference_module(self, device)
+        X, module = self._prepare_forward(X)
         m, captured, parts = n_patches(X), [], []
 
         def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
@@ -571,9 +542,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
 
         hook = head_input_hook(module, captured)
         try:
-            if len(X):
-                forward_candidates(module, X, device, int(self.batch_size), cache_for(self, module),
-                                   collect, verbose=bool(self.verbose))
+            self._forward(module, X, collect)
         finally:
             hook.remove()
         if not parts:
@@ -680,7 +649,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.fit(X, [0, 1, 0, 1]).fit(X, [0, 1, 1, 1]).n_fits_
         2
         """
-        return fit_network(self, X, y, classes=None, partial=False)
+        return self._set_fitted(*fit_network(self, X, y, classes=None, partial=False))
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "AIFTNet":
         """Run one incremental epoch on labeled candidates.
@@ -719,7 +688,14 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.partial_fit(X, [1, 1], classes=[0, 1]).classes_
         array([0, 1])
         """
-        return fit_network(self, X, y, classes=classes, partial=True)
+        return self._set_fitted(*fit_network(self, X, y, classes=classes, partial=True))
+
+    def _set_fitted(self, net: Any, classes: np.ndarray, n_fits: int) -> "AIFTNet":
+        """Assign the fitted state (from a fit or a checkpoint): the one place it is written."""
+        self.net_ = net
+        self.classes_ = classes
+        self.n_fits_ = n_fits
+        return self
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Save everything needed to continue training exactly.
@@ -812,10 +788,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         module.set_mode(False)
         self._initial = None
         self._seed_base = seed_base
-        self.net_ = net
-        self.classes_ = checkpoint_classes(ckpt)
-        self.n_fits_ = int(ckpt["n_fits"])
-        return self
+        return self._set_fitted(net, checkpoint_classes(ckpt), int(ckpt["n_fits"]))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,7 +16,8 @@ from ..candidates import (
     check_candidates,
     iter_candidate_batches,
 )
-from ._building import _derive_seed, cache_for, configure, initial_module
+from ..utils import derive_seed
+from ._building import cache_for, configure, initial_module
 from ._data import ActivationDataset, PatchDataset, keep_batch
 from ._inference import frozen_activations, n_patches
 from ._module import _AIFTModule, cached_input
@@ -48,7 +49,12 @@ def continuing(est, partial: bool) -> bool:
     return True
 
 
-def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
+def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
+    """Fine-tune ``est``'s network on ``(X, y)``: one fit or one ``partial_fit`` epoch.
+
+    Returns ``(net, classes_, n_fits_)``, the fitted state that
+    :class:`AIFTNet` assigns to itself (:meth:`AIFTNet._set_fitted`).
+    """
     est._check_all_params()
     X = check_candidates(X)
     y = check_candidate_labels(y, len(X))
@@ -90,7 +96,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
     if partial:
         epochs = 1
     n_items = len(X) * n_patches(X)
-    seed = _derive_seed(est._seed_base, 1, fit_index)
+    seed = derive_seed(est._seed_base, 1, fit_index)
     # a last batch of one patch would break batch norm in training mode: drop it
     drop_last = n_items > 1 and n_items % est.batch_size == 1
     net = make_skorch_net(est, module, device, base, gamma, drop_last=drop_last,
@@ -114,10 +120,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
         net.notify("on_train_end", X=dataset, y=None)
     module.set_mode(False)
     check_converged(est, module, net, dataset, cache is not None, before, fit_index)
-    est.net_ = net
-    est.classes_ = classes_
-    est.n_fits_ = fit_index + 1
-    return est
+    return net, classes_, fit_index + 1
 
 
 def check_batch_size(est, module: _AIFTModule) -> None:
