@@ -44,11 +44,17 @@ def wait_round_ready(page, round_):
     )
 
 
+def wait_saved(page):
+    page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'",
+                           timeout=30_000)
+
+
 def label_round_with_keyboard(page, keys):
     for key in keys:
         before = page.locator(".card.labeled").count()
         page.keyboard.press(key)
         page.wait_for_function(f"document.querySelectorAll('.card.labeled').length > {before}")
+    wait_saved(page)
 
 
 def events(session):
@@ -187,8 +193,7 @@ def test_five_fast_keys_label_five_cards_in_order(tmp_path, browser):
         assert len(held) == 1
         release.append(True)
         held[0].continue_()
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'",
-                               timeout=30_000)
+        wait_saved(page)
         stored = labeled_events(session)
         assert stored == [(i, "label", lab) for i, lab in
                           zip(ids, ["negative", "positive", "positive", "negative", "positive"])]
@@ -221,7 +226,7 @@ def test_undo_withdraws_the_last_decision_not_the_selected_card(tmp_path, browse
         # Backspace undoes the decision before that one
         page.keyboard.press("Backspace")
         page.wait_for_function("document.querySelectorAll('.card.labeled').length == 0")
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        wait_saved(page)
         assert labeled_events(session)[-1] == (ids[0], "undo", None)
         # the recent-decisions strip reaches a decision and relabels it in the viewer
         page.keyboard.press("1")
@@ -229,7 +234,7 @@ def test_undo_withdraws_the_last_decision_not_the_selected_card(tmp_path, browse
         page.click("#recent-list button")
         page.wait_for_selector("#viewer:not([hidden])")
         page.keyboard.press("2")
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        wait_saved(page)
         assert labeled_events(session)[-1] == (ids[0], "label", "positive")
     finally:
         server.stop()
@@ -245,7 +250,7 @@ def test_server_killed_and_restarted_while_the_page_is_open(tmp_path, browser):
         wait_round_ready(page, 1)
         ids = batch_ids(page)
         page.keyboard.press("1")
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        wait_saved(page)
         server.kill()
         page.wait_for_selector("#offline:not([hidden])", timeout=10_000)
         page.keyboard.press("2")
@@ -254,8 +259,7 @@ def test_server_killed_and_restarted_while_the_page_is_open(tmp_path, browser):
         page.wait_for_selector(".card .save.retrying")
         server = LabelServer(images, session, batch_size=BATCH, port=server.port)
         page.wait_for_selector("#offline", state="hidden", timeout=30_000)
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'",
-                               timeout=30_000)
+        wait_saved(page)
         assert labeled_events(session) == [(ids[0], "label", "negative"),
                                            (ids[1], "label", "positive"),
                                            (ids[2], "label", "negative")]
@@ -321,7 +325,7 @@ def test_viewer_zooms_pans_and_windows(tmp_path, browser):
         assert canvas.get_attribute("data-window") == before
         # label keys work in the viewer: the first card is labeled, the viewer moves on
         page.keyboard.press("2")
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0'")
+        wait_saved(page)
         assert page.locator("#viewer-title").text_content() != ""
         assert labeled_events(session)[0][1:] == ("label", "positive")
         page.keyboard.press("Escape")
