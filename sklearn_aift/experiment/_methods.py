@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import strategies
+from .. import peers, strategies
 
 
 #: The six AIFT variants of the paper, in the order of its figures.
@@ -28,14 +28,20 @@ PAPER_COLD_START_METHODS: tuple[str, ...] = (
     "entropy_diversity_quarter_paper",
 )
 
+#: The strategies of other libraries (:mod:`sklearn_aift.peers`), computed
+#: from the same network as AIFT; ``compare --methods peers`` runs them all.
+PEER_METHODS: tuple[str, ...] = tuple(peers.PEER_STRATEGIES)
+
 #: Every method :func:`run_comparison` knows: the six AIFT variants (with the
 #: representative cold start), two of them with the paper's pure criterion
 #: from the first round, IFT Random (continuous fine-tuning with random
 #: queries), Learning from Scratch (same architecture, random initial weights,
 #: random queries) and the entropy of the candidate's mean prediction (the
-#: plain uncertainty baseline).
+#: plain uncertainty baseline), and the peers (:data:`PEER_METHODS`).
+
 METHODS: tuple[str, ...] = (
     AIFT_METHODS + PAPER_COLD_START_METHODS + ("ift_random", "scratch", "mean_uncertainty")
+    + PEER_METHODS
 )
 
 _METHOD_LABELS = {
@@ -50,6 +56,12 @@ _METHOD_LABELS = {
     "ift_random": "IFT Random",
     "scratch": "Learning from Scratch",
     "mean_uncertainty": "Mean uncertainty",
+    "one_view_entropy": "Entropy, one view (scikit-activeml)",
+    "one_view_margin": "Margin, one view (scikit-activeml)",
+    "bald": "BALD, MC dropout (baal)",
+    "coreset": "CoreSet (scikit-activeml)",
+    "typiclust_margin": "TypiClust, then margin (scikit-activeml)",
+    "badge": "BADGE (scikit-activeml)",
 }
 
 def method_label(method: str) -> str:
@@ -84,6 +96,8 @@ _STRATEGY_OF = {
 
 
 def _strategy_for(method: str) -> Callable:
+    if method in PEER_METHODS:
+        return peers.PEER_STRATEGIES[method]
     if method in PAPER_COLD_START_METHODS:
         params = getattr(strategies, method[: -len("_paper")]).get_params()
         return strategies.aift_sampling(**{**params, "cold_start": None})
