@@ -115,3 +115,14 @@ def test_diverse_needs_features():
 
     with pytest.raises(TypeError, match="batch='diverse' needs candidate features"):
         aift_sampling(batch="diverse")(NoEmbed(), np.zeros((6, 2, 3, 8, 8)), n_instances=2)
+
+
+def test_batch_aware_methods_are_registered():
+    from sklearn_aift.experiment import BATCH_AWARE_METHODS, METHODS, method_label
+    from sklearn_aift.experiment._methods import _strategy_for
+
+    assert set(BATCH_AWARE_METHODS) <= set(METHODS)
+    diverse = _strategy_for("entropy_diversity_quarter_diverse")
+    assert diverse == aift_sampling(batch="diverse")
+    assert _strategy_for("entropy_diversity_quarter_randomized").batch == "randomized"
+    assert "diverse batch" in method_label("entropy_diversity_quarter_diverse")

@@ -39,8 +39,8 @@ def test_argument_errors_are_one_line(capsys, tmp_path):
     assert f"--data-dir {missing}: no such file or folder" in err
     err = _error(capsys, ["compare", "--dataset", "medmnist", "--data-dir", str(tmp_path)])
     assert ".npz" in err
-    err = _error(capsys, ["compare", "--dataset", "synthetic", "--methods", "entropy,bald"])
-    assert "unknown method 'bald'" in err and "diversity_quarter" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--methods", "entropy,bogus"])
+    assert "unknown method 'bogus'" in err and "diversity_quarter" in err and "peers" in err
     err = _error(capsys, ["compare", "--dataset", "synthetic", "--rounds", "0"])
     assert "--rounds" in err and "positive integer" in err
     err = _error(capsys, ["compare", "--dataset", "synthetic", "--data-dir", str(tmp_path)])

@@ -28,6 +28,15 @@ PAPER_COLD_START_METHODS: tuple[str, ...] = (
     "entropy_diversity_quarter_paper",
 )
 
+#: AIFT (Entropy+Diversity) 1/4 with a batch-aware selection
+#: (:class:`~sklearn_aift.strategies.AIFTSampling`'s ``batch``): a k-center
+#: batch among the top ``4 b`` (``_diverse``) or ``b`` drawn from them at
+#: random (``_randomized``, ACFT's selection).
+BATCH_AWARE_METHODS: tuple[str, ...] = (
+    "entropy_diversity_quarter_diverse",
+    "entropy_diversity_quarter_randomized",
+)
+
 #: The strategies of other libraries (:mod:`sklearn_aift.peers`), computed
 #: from the same network as AIFT; ``compare --methods peers`` runs them all.
 PEER_METHODS: tuple[str, ...] = tuple(peers.PEER_STRATEGIES)
@@ -37,11 +46,12 @@ PEER_METHODS: tuple[str, ...] = tuple(peers.PEER_STRATEGIES)
 #: from the first round, IFT Random (continuous fine-tuning with random
 #: queries), Learning from Scratch (same architecture, random initial weights,
 #: random queries) and the entropy of the candidate's mean prediction (the
-#: plain uncertainty baseline), and the peers (:data:`PEER_METHODS`).
+#: plain uncertainty baseline), the batch-aware AIFT variants
+#: (:data:`BATCH_AWARE_METHODS`) and the peers (:data:`PEER_METHODS`).
 
 METHODS: tuple[str, ...] = (
     AIFT_METHODS + PAPER_COLD_START_METHODS + ("ift_random", "scratch", "mean_uncertainty")
-    + PEER_METHODS
+    + BATCH_AWARE_METHODS + PEER_METHODS
 )
 
 _METHOD_LABELS = {
@@ -56,6 +66,8 @@ _METHOD_LABELS = {
     "ift_random": "IFT Random",
     "scratch": "Learning from Scratch",
     "mean_uncertainty": "Mean uncertainty",
+    "entropy_diversity_quarter_diverse": "AIFT (Entropy+Diversity) 1/4, diverse batch",
+    "entropy_diversity_quarter_randomized": "AIFT (Entropy+Diversity) 1/4, randomized batch",
     "one_view_entropy": "Entropy, one view (scikit-activeml)",
     "one_view_margin": "Margin, one view (scikit-activeml)",
     "bald": "BALD, MC dropout (baal)",
@@ -98,6 +110,10 @@ _STRATEGY_OF = {
 def _strategy_for(method: str) -> Callable:
     if method in PEER_METHODS:
         return peers.PEER_STRATEGIES[method]
+    if method in BATCH_AWARE_METHODS:
+        base, batch = method.rsplit("_", 1)
+        return strategies.aift_sampling(**{**getattr(strategies, base).get_params(),
+                                           "batch": batch})
     if method in PAPER_COLD_START_METHODS:
         params = getattr(strategies, method[: -len("_paper")]).get_params()
         return strategies.aift_sampling(**{**params, "cold_start": None})
