@@ -10,11 +10,30 @@ from .app import LabelingCampaign, create_app, generate_token
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import CandidateSet, check_candidates, concatenate_candidates
-from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
+from .datasets import (
+    load_image_folder,
+    load_kvasir_seg,
+    load_kvasir_seg_video,
+    load_medmnist,
+    make_colonoscopy_frames,
+)
 from .experiment import ResultsTable, annotation_saving, run_comparison
 from .learner import ActiveLearner, SessionError, SessionStore
 from .net import ActivationCache, AIFTNet
 from .parallel import dask_backend, pool_scores
+from .peers import (
+    BADGESampling,
+    BALDSampling,
+    CoreSetSampling,
+    OneViewUncertainty,
+    TypiClustMargin,
+    badge,
+    bald,
+    coreset,
+    one_view_entropy,
+    one_view_margin,
+    typiclust_margin,
+)
 from .plotting import (
     plot_learning_curves,
     plot_prediction_patterns,
@@ -61,6 +80,7 @@ __all__ = [
     "axis_patches",
     "make_colonoscopy_frames",
     "load_kvasir_seg",
+    "load_kvasir_seg_video",
     "load_medmnist",
     "load_image_folder",
     "candidate_scores",
@@ -79,6 +99,17 @@ __all__ = [
     "entropy_quarter",
     "mean_uncertainty",
     "random_sampling",
+    "OneViewUncertainty",
+    "BALDSampling",
+    "CoreSetSampling",
+    "TypiClustMargin",
+    "BADGESampling",
+    "one_view_entropy",
+    "one_view_margin",
+    "bald",
+    "coreset",
+    "typiclust_margin",
+    "badge",
     "run_comparison",
     "ResultsTable",
     "annotation_saving",
