@@ -29,7 +29,10 @@ them in ``benchmarks/results/`` and replaces the "Peer comparison" section
 of ``benchmarks/RESULTS.md`` (refused with ``--quick`` or a reduced pool:
 only a full run's numbers belong there).
 
-No setting is chosen here: the test candidates only measure. Results are
+No setting is chosen on the test candidates: they only measure. To choose a
+default (strategy, batch mode, omega), run with ``--tuning``: the pool is
+then split by group into a 70% pool and a 30% validation set
+(``_datasets.tuning_split``) and the test set is not read at all. Results are
 stored per run in ``--out`` (resumable). Torch runs on ``--threads`` threads
 (1 by default: on shared cores more threads ran slower).
 
@@ -81,6 +84,8 @@ def parse_args(argv=None):
                    help="subsample the pool to about this many candidates (whole groups)")
     p.add_argument("--max-test", type=int, default=le.MAX_TEST)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tuning", action="store_true",
+                   help="measure on a split of the training pool (for choosing defaults)")
     p.add_argument("--quick", action="store_true",
                    help="seeds 2, rounds 3, pool 120, test 80, head-only")
     p.add_argument("--write", action="store_true",
@@ -89,8 +94,8 @@ def parse_args(argv=None):
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
-    if args.write and (args.quick or args.max_pool):
-        p.error("--write records full runs only; drop --quick / --max-pool")
+    if args.write and (args.quick or args.max_pool or args.tuning):
+        p.error("--write records full test runs only; drop --quick / --max-pool / --tuning")
     return args
 
 
@@ -107,6 +112,20 @@ def subsample_pool(ds, max_pool, seed=0):
             break
     rows = np.sort(np.asarray(rows))
     ds.X_pool, ds.y_pool, ds.groups_pool = ds.X_pool[rows], ds.y_pool[rows], ds.groups_pool[rows]
+    return ds
+
+
+def tuning_view(ds):
+    """The dataset with a group-wise split of its training pool as pool and test set."""
+    X_fit, y_fit, X_val, y_val = _datasets.tuning_split(ds)
+    groups = np.unique(ds.groups_pool)
+    rng = np.random.default_rng(123)  # the groups tuning_split held out
+    held = np.isin(ds.groups_pool, rng.choice(groups, size=int(0.3 * len(groups)),
+                                              replace=False))
+    ds.groups_pool = ds.groups_pool[~held]
+    ds.X_pool, ds.y_pool, ds.X_test, ds.y_test = X_fit, y_fit, X_val, y_val
+    ds.name += "_tuning"
+    ds.description += " (tuning: 70/30 group-wise split of the training pool; test set unused)"
     return ds
 
 
@@ -286,7 +305,10 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.datasets.split(","):
-        ds = subsample_pool(_datasets.load(name, Path(args.data_root)), args.max_pool)
+        ds = _datasets.load(name, Path(args.data_root))
+        if args.tuning:
+            ds = tuning_view(ds)
+        ds = subsample_pool(ds, args.max_pool)
         results, wall, n_test = run(ds, args)
         block = describe(ds, results, wall, n_test, args)
         print("\n" + "\n".join(block), flush=True)

@@ -239,7 +239,7 @@ class OneViewUncertainty(_PeerStrategy):
     ...         q = np.array([0.9, 0.55, 0.3])[: len(X)]
     ...         return np.stack([1 - q, q], axis=-1)[:, None, :]
     >>> strategy = OneViewUncertainty("margin")
-    >>> strategy(Net(), np.zeros((3, 4, 3, 8, 8)), n_instances=2)[0]  # doctest: +SKIP
+    >>> strategy(Net(), np.zeros((3, 4, 3, 8, 8)), n_instances=2)[0]
     array([1, 2])
     """
 

@@ -141,7 +141,8 @@ def load_kvasir_seg_video(
     source = np.repeat(np.arange(n), v)
     boxes = base.boxes[source]
     side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 + rng.uniform(-shift, shift, (n * v, 2)) * side[:, None]
+    moves = rng.uniform(-shift, shift, (n * v, 2)) * side[:, None]
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 + moves
     half = (boxes[:, 2:] - boxes[:, :2]) / 2 * rng.uniform(*scale, size=(n * v, 1))
     views = np.hstack([centre - half, centre + half])
     sigma = rng.uniform(*blur, size=n * v)

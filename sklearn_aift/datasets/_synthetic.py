@@ -322,7 +322,8 @@ def make_colonoscopy_frames(
         of each patch's source region; ``degradation``: ndarray of str
         (n_frames,), the artefact used ("none" for a fully clear frame);
         ``scene``: ndarray (n_frames,) of int, the run a frame belongs to
-        (``arange(n_frames)`` without sequence mode); ``target_names``: ``["non-informative", "informative"]``; ``DESCR``.
+        (``arange(n_frames)`` without sequence mode); ``target_names``:
+        ``["non-informative", "informative"]``; ``DESCR``.
     (data, target) : tuple
         With ``return_X_y=True``.
 
