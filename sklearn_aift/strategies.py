@@ -62,6 +62,7 @@ import numpy as np
 
 from ._batch import BATCH_MODES, select_batch
 from ._cold_start import embedder, in_cold_start, representative_order
+from ._density import typicality
 from ._strategy_inputs import (
     _check_n_instances,
     _on_remaining,
@@ -287,6 +288,12 @@ class AIFTSampling(_Strategy):
         With ``batch="diverse"``: candidates whose features are closer than
         ``duplicate_tol`` times the median distance between two pool
         candidates count as one, >= 0.
+    density : float, default=0.0
+        Exponent of the typicality weight: each AIFT score is multiplied by
+        the candidate's typicality (inverse mean distance to its 20 nearest
+        pool neighbours in ``embed`` features, at most 1) to this power, so
+        that informative candidates of dense regions come before outliers
+        (information density). 0 is the paper's unweighted score, >= 0.
 
     Attributes
     ----------
@@ -324,12 +331,14 @@ class AIFTSampling(_Strategy):
 
     def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
                  cold_start: str | None = "random", cold_start_per_class: int = 5,
-                 batch: str = "top", omega: float = 4.0, duplicate_tol: float = 0.1):
+                 batch: str = "top", omega: float = 4.0, duplicate_tol: float = 0.1,
+                 density: float = 0.0):
         self.alpha = _check_alpha(alpha)
         self.lambda1, self.lambda2 = _check_lambdas(lambda1, lambda2)
         self.cold_start = _check_cold_start(cold_start)
         self.cold_start_per_class = _check_per_class(cold_start_per_class)
         self.batch, self.omega, self.duplicate_tol = _check_batch(batch, omega, duplicate_tol)
+        self.density = _check_density(density)
         params = (self.alpha, self.lambda1, self.lambda2)
         names = [name for name, value in _PAPER_VARIANTS.items() if value == params]
         suffix = ""
@@ -338,6 +347,8 @@ class AIFTSampling(_Strategy):
             if self.cold_start is not None:
                 suffix += f", cold_start_per_class={self.cold_start_per_class}"
             suffix += ")"
+        if self.density:
+            suffix += f"(density={self.density!r})"
         if self.batch != "top":
             suffix += (f"(batch={self.batch!r}, omega={self.omega!r}"
                        + (f", duplicate_tol={self.duplicate_tol!r})" if self.batch == "diverse"
@@ -357,15 +368,18 @@ class AIFTSampling(_Strategy):
         params : dict
             ``alpha``, ``lambda1``, ``lambda2``, ``cold_start`` and
             ``cold_start_per_class``; ``batch``, ``omega`` and
-            ``duplicate_tol`` too when ``batch`` is not "top" (so that the
-            paper's selection is described as before and stored comparisons
-            and sessions stay valid).
+            ``duplicate_tol`` too when ``batch`` is not "top", and
+            ``density`` when it is not 0 (so that the paper's selection is
+            described as before and stored comparisons and sessions stay
+            valid).
         """
         params = {"alpha": self.alpha, "lambda1": self.lambda1, "lambda2": self.lambda2,
                   "cold_start": self.cold_start,
                   "cold_start_per_class": self.cold_start_per_class}
         if self.batch != "top":
             params.update(batch=self.batch, omega=self.omega, duplicate_tol=self.duplicate_tol)
+        if self.density:
+            params["density"] = self.density
         return params
 
     def _batch(self, learner, X_pool, keep, n_pool, scores, n_instances, random_state):
@@ -392,6 +406,21 @@ class AIFTSampling(_Strategy):
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
+        scores = self._aift_scores(learner, X_pool, keep, n_pool, n_jobs, chunk_size)
+        if not self.density:
+            return scores
+        embed = embedder(learner)
+        if embed is None:
+            raise TypeError(
+                f"density > 0 needs candidate features: learner must have an embed(X) method "
+                f"or an `estimator` that has one (e.g. sklearn_aift.AIFTNet); got "
+                f"{type(learner).__name__}."
+            )
+        features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
+                                 n_pool)
+        return scores * typicality(features) ** self.density
+
+    def _aift_scores(self, learner, X_pool, keep, n_pool, n_jobs, chunk_size):
         if _parallel_scoring_requested(learner, n_jobs, chunk_size):
             score = functools.partial(
                 candidate_scores, alpha=self.alpha, lambda1=self.lambda1, lambda2=self.lambda2
@@ -513,7 +542,7 @@ def _mean_entropy(P: np.ndarray) -> np.ndarray:
 def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
                   cold_start: str | None = "random",
                   cold_start_per_class: int = 5, batch: str = "top", omega: float = 4.0,
-                  duplicate_tol: float = 0.1) -> AIFTSampling:
+                  duplicate_tol: float = 0.1, density: float = 0.0) -> AIFTSampling:
     """Make an AIFT query strategy with the given parameters.
 
     Parameters
@@ -537,6 +566,9 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
         Shortlist size factor of the batch-aware modes.
     duplicate_tol : float, default=0.1
         Near-copy tolerance of ``batch="diverse"``.
+    density : float, default=0.0
+        Exponent of the typicality weight of the scores (0: unweighted, the
+        paper's).
 
     Returns
     -------
@@ -552,7 +584,7 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     ValueError
         If ``alpha`` is outside (0, 1], a lambda is negative or both are 0,
         ``cold_start`` is unknown, ``cold_start_per_class < 1``, ``batch``
-        is unknown, ``omega < 1`` or ``duplicate_tol < 0``.
+        is unknown, ``omega < 1``, ``duplicate_tol < 0`` or ``density < 0``.
 
     Examples
     --------
@@ -566,7 +598,7 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     """
     return AIFTSampling(alpha=alpha, lambda1=lambda1, lambda2=lambda2, cold_start=cold_start,
                         cold_start_per_class=cold_start_per_class, batch=batch, omega=omega,
-                        duplicate_tol=duplicate_tol)
+                        duplicate_tol=duplicate_tol, density=density)
 
 
 def _check_cold_start(cold_start: Any) -> str | None:
@@ -586,6 +618,14 @@ def _check_batch(batch: Any, omega: Any, duplicate_tol: Any) -> tuple[str, float
         if not value >= low:
             raise ValueError(f"{name} must be >= {low:g}; got {value!r}.")
     return batch, float(omega), float(duplicate_tol)
+
+
+def _check_density(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"density must be a real number; got {value!r}.")
+    if not value >= 0:
+        raise ValueError(f"density must be >= 0; got {value!r}.")
+    return float(value)
 
 
 def _check_per_class(value: Any) -> int:

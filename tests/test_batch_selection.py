@@ -126,3 +126,46 @@ def test_batch_aware_methods_are_registered():
     assert diverse == aift_sampling(batch="diverse")
     assert _strategy_for("entropy_diversity_quarter_randomized").batch == "randomized"
     assert "diverse batch" in method_label("entropy_diversity_quarter_diverse")
+
+
+def test_typicality_is_the_inverse_mean_neighbour_distance():
+    from sklearn.neighbors import NearestNeighbors
+
+    from sklearn_aift._density import typicality
+
+    rng = np.random.default_rng(1)
+    F = np.vstack([rng.normal(0, 0.1, (30, 3)), rng.normal(5, 2.0, (5, 3))])
+    got = typicality(F, n_neighbors=4)
+    d, _ = NearestNeighbors(n_neighbors=5).fit(F).kneighbors(F)
+    expected = 1 / d[:, 1:].mean(axis=1)
+    np.testing.assert_allclose(got, expected / expected.max())
+    assert got[:30].min() > got[30:].max()  # the dense cluster is more typical
+    np.testing.assert_array_equal(typicality(np.zeros((3, 2))), np.ones(3))
+
+
+def test_density_weighting_prefers_typical_candidates(rng):
+    # 20 near-identical dark candidates and 10 scattered bright outliers
+    dense = np.clip(100 + rng.integers(-2, 3, size=(20, 2, 3, 8, 8)), 0, 255)
+    outliers = rng.integers(0, 256, size=(10, 2, 3, 8, 8))
+    X = np.concatenate([outliers, dense]).astype(np.uint8)
+
+    class FlatNet(PixelNet):
+        def predict_patch_proba(self, X):  # every candidate equally uncertain
+            return np.full((len(X), X.shape[1], 2), 0.5)
+
+    plain, _ = aift_sampling()(FlatNet(), X, n_instances=5)
+    np.testing.assert_array_equal(plain, np.arange(5))  # ties: lower index (outliers)
+    weighted, scores = aift_sampling(density=1.0)(FlatNet(), X, n_instances=5)
+    assert np.all(weighted >= 10) and np.all(np.diff(scores) <= 0)
+    s = aift_sampling(density=2.0)
+    assert s.get_params()["density"] == 2.0 and "density=2.0" in s.__name__
+    with pytest.raises(ValueError, match="density must be >= 0; got -1"):
+        aift_sampling(density=-1)
+
+
+def test_density_weighted_method_is_registered():
+    from sklearn_aift.experiment import BUDGET_AWARE_METHODS, METHODS
+    from sklearn_aift.experiment._methods import _strategy_for
+
+    assert set(BUDGET_AWARE_METHODS) <= set(METHODS)
+    assert _strategy_for("entropy_diversity_quarter_dense") == aift_sampling(density=1.0)

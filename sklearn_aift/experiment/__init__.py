@@ -19,6 +19,7 @@ simulation), ``_results`` (the table), ``_store`` (resuming) and ``_saving``
 from ._methods import (
     AIFT_METHODS,
     BATCH_AWARE_METHODS,
+    BUDGET_AWARE_METHODS,
     METHODS,
     PAPER_COLD_START_METHODS,
     PEER_METHODS,
@@ -32,6 +33,7 @@ __all__ = [
     "METHODS",
     "AIFT_METHODS",
     "BATCH_AWARE_METHODS",
+    "BUDGET_AWARE_METHODS",
     "PAPER_COLD_START_METHODS",
     "PEER_METHODS",
     "ResultsTable",
