@@ -167,6 +167,18 @@ def seconds_per_round(results, method):
     return float(score), float(train)
 
 
+def distinct_groups(results, groups, method, first_round=3):
+    """Mean number of distinct groups (frames, scenes) among a batch's candidates.
+
+    Measures batch redundancy: on a video-like pool, a batch of near-copies
+    of one scene holds few groups. Rounds from ``first_round`` on (after the
+    cold start's random batches).
+    """
+    per = [len(set(groups[r["queried"]].tolist())) for r in results
+           if r["method"] == method and r["round"] >= first_round]
+    return float(np.mean(per)) if per else float("nan")
+
+
 def targets(results, method, peers):
     """The issue's targets (a)-(c) for ``method``, from the table."""
     from sklearn_aift.experiment import annotation_saving
@@ -233,12 +245,15 @@ def describe(ds, results, wall, n_test, args):
         f"Labels needed to first reach IFT Random's mean AUC at {full} labels "
         f"({savings['ift_random']['target']:.3f}); saving = 1 - labels / {full}:", "",
         format_saving_table(list(savings.values()), markdown=True), "",
-        "Seconds per round (mean over rounds and seeds):", "",
-        "| method | scoring | fine-tuning |", "|---|---|---|",
+        "Seconds per round (mean over rounds and seeds) and batch redundancy (distinct "
+        "frames or scenes among a batch's candidates from round 3 on):", "",
+        "| method | scoring (s) | fine-tuning (s) | distinct groups per batch |",
+        "|---|---|---|---|",
     ]
     for m in methods:
         score, train = seconds_per_round(results, m)
-        lines.append(f"| {method_label(m)} | {score:.2f} | {train:.2f} |")
+        groups = distinct_groups(results, ds.groups_pool, m)
+        lines.append(f"| {method_label(m)} | {score:.2f} | {train:.2f} | {groups:.1f} |")
     lines.append("")
 
     def mark(ok):
