@@ -77,15 +77,18 @@ def test_kvasir_folder_without_images(capsys, tmp_path):
 def test_entry_point_reports_errors_without_traceback(tmp_path):
     exe = Path(sys.executable).with_name("sklearn-aift")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "sklearn_aift.cli"]
-    proc = subprocess.run(command + ["compare", "--dataset", "synthetic", "--methods", "bald"],
+    proc = subprocess.run(command + ["compare", "--dataset", "synthetic", "--methods", "bogus"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
+    from sklearn_aift.experiment import METHODS
+
     assert proc.stderr.strip().splitlines() == [
-        "sklearn-aift compare: error: unknown method 'bald'; choose from diversity_quarter, "
-        "diversity, entropy_quarter, entropy, entropy_diversity_quarter, entropy_diversity, "
-        "diversity_quarter_paper, entropy_diversity_quarter_paper, ift_random, scratch, "
-        "mean_uncertainty or all"
+        "sklearn-aift compare: error: unknown method 'bogus'; choose from "
+        + ", ".join(METHODS) + ", peers or all"
     ]
+    assert "diversity_quarter, diversity, entropy_quarter" in proc.stderr
+    assert "one_view_entropy, one_view_margin, bald, coreset, typiclust_margin, badge" in (
+        proc.stderr)
 
 
 def test_demo_quick_runs_end_to_end(tmp_path, capsys):
