@@ -56,10 +56,13 @@ $(STAMP): pyproject.toml
 	  { echo "no Python >= 3.10 found on PATH: install one or run make PYTHON=/path/to/python"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(TORCH_SPEC) -e ".[app,dev,docs,modal,dask]"
+	$(PIP) install -q $(TORCH_SPEC) -e ".[app,dev,docs,modal,dask,peers]"
 	# modAL-python pins a skorch that no longer installs; its query API works
 	# with --no-deps (interop extra, see docs/modal.rst).
 	$(PIP) install -q --no-deps "modAL-python==0.4.2.1"
+	# baal 2.1.0 requires jupyter and more; the BALD peer needs only its core
+	# (the [peers] extra lists what it imports).
+	$(PIP) install -q --no-deps "baal==2.1.0"
 	touch $(STAMP)
 
 weights: $(STAMP)

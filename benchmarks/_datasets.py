@@ -16,6 +16,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".." / "shared" / "data"
 NAMES = ("kvasir_balanced", "kvasir_imbalanced", "breastmnist", "synthetic")
+#: Video-like pools (near-duplicate candidates), for the peer comparison.
+VIDEO_NAMES = ("kvasir_video", "synthetic_sequence")
 
 
 @dataclass
@@ -80,8 +82,42 @@ def _synthetic() -> Dataset:
     )
 
 
+def _kvasir_video(data_root: Path) -> Dataset:
+    from sklearn_aift.augment import BoxProtocol
+    from sklearn_aift.datasets import load_kvasir_seg_video
+
+    b = load_kvasir_seg_video(data_root / "kvasir_seg_256", views_per_frame=4,
+                              protocol=BoxProtocol(patch_size=64, shift=0), test_size=0.3,
+                              negatives_per_frame=1, max_frames=200, random_state=0)
+    tr, te = b.train_index, b.test_index
+    return Dataset(
+        name="kvasir_video",
+        description="Kvasir-SEG video-like: one polyp box and one mucosa box per frame, each "
+        "seen as 4 views (box moved by up to 10% of its side, rescaled x0.85-1.15, blurred "
+        "sigma 0-1.5 px), 200 frames; frame-wise 70/30 split (all views of a frame on one "
+        "side); 24 patches (3 scales x 8 dihedral) of 64 px",
+        X_pool=np.asarray(b.data[tr]), y_pool=b.target[tr], groups_pool=b.groups[tr],
+        X_test=np.asarray(b.data[te]), y_test=b.target[te], positive=1,
+    )
+
+
+def _synthetic_sequence() -> Dataset:
+    from sklearn_aift.datasets import make_colonoscopy_frames
+
+    pool = make_colonoscopy_frames(600, sequence_length=8, random_state=0)
+    test = make_colonoscopy_frames(300, sequence_length=8, random_state=1)
+    return Dataset(
+        name="synthetic_sequence",
+        description="synthetic colonoscopy sequences: runs of 8 frames of one scene under a "
+        "moving camera (drift, zoom, focus, lighting, highlights); 21 patches of 48 px; test "
+        "scenes drawn separately",
+        X_pool=np.asarray(pool.data), y_pool=pool.target, groups_pool=pool.scene,
+        X_test=np.asarray(test.data), y_test=test.target, positive=1,
+    )
+
+
 def load(name: str, data_root: Path = DATA) -> Dataset:
-    """The dataset ``name`` (one of :data:`NAMES`)."""
+    """The dataset ``name`` (one of :data:`NAMES` or :data:`VIDEO_NAMES`)."""
     if name == "kvasir_balanced":
         return _kvasir(Path(data_root), imbalanced=False)
     if name == "kvasir_imbalanced":
@@ -90,7 +126,11 @@ def load(name: str, data_root: Path = DATA) -> Dataset:
         return _breastmnist(Path(data_root))
     if name == "synthetic":
         return _synthetic()
-    raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(NAMES)}.")
+    if name == "kvasir_video":
+        return _kvasir_video(Path(data_root))
+    if name == "synthetic_sequence":
+        return _synthetic_sequence()
+    raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(NAMES + VIDEO_NAMES)}.")
 
 
 def tuning_split(ds: Dataset, fraction: float = 0.3, seed: int = 123):

@@ -18,12 +18,31 @@ from .candidates import (
     concatenate_candidates,
     find_duplicates,
 )
-from .datasets import load_image_folder, load_kvasir_seg, load_medmnist, make_colonoscopy_frames
+from .datasets import (
+    load_image_folder,
+    load_kvasir_seg,
+    load_kvasir_seg_video,
+    load_medmnist,
+    make_colonoscopy_frames,
+)
 from .experiment import ResultsTable, annotation_saving, run_comparison
 from .io import ImageData, UnreadableImageError, read_image, verify_image
 from .learner import ActiveLearner, SessionError, SessionStore
 from .net import ActivationCache, AIFTNet
 from .parallel import dask_backend, pool_scores
+from .peers import (
+    BADGESampling,
+    BALDSampling,
+    CoreSetSampling,
+    OneViewUncertainty,
+    TypiClustMargin,
+    badge,
+    bald,
+    coreset,
+    one_view_entropy,
+    one_view_margin,
+    typiclust_margin,
+)
 from .plotting import (
     plot_learning_curves,
     plot_prediction_patterns,
@@ -74,6 +93,7 @@ __all__ = [
     "axis_patches",
     "make_colonoscopy_frames",
     "load_kvasir_seg",
+    "load_kvasir_seg_video",
     "load_medmnist",
     "load_image_folder",
     "candidate_scores",
@@ -92,6 +112,17 @@ __all__ = [
     "entropy_quarter",
     "mean_uncertainty",
     "random_sampling",
+    "OneViewUncertainty",
+    "BALDSampling",
+    "CoreSetSampling",
+    "TypiClustMargin",
+    "BADGESampling",
+    "one_view_entropy",
+    "one_view_margin",
+    "bald",
+    "coreset",
+    "typiclust_margin",
+    "badge",
     "run_comparison",
     "ResultsTable",
     "annotation_saving",

@@ -82,15 +82,17 @@ QUICK = {
 
 
 def _methods_arg(values: Sequence[str]) -> list[str]:
-    from .experiment import METHODS
+    from .experiment import METHODS, PEER_METHODS
 
     methods: list[str] = []
     for value in values:
         for name in value.replace(",", " ").split():
-            if name == "all":
-                methods.extend(m for m in METHODS if m not in methods)
+            if name in ("all", "peers"):
+                group = METHODS if name == "all" else PEER_METHODS
+                methods.extend(m for m in group if m not in methods)
             elif name not in METHODS:
-                raise UsageError(f"unknown method {name!r}; choose from {', '.join(METHODS)} or all")
+                raise UsageError(
+                    f"unknown method {name!r}; choose from {', '.join(METHODS)}, peers or all")
             elif name not in methods:
                 methods.append(name)
     if not methods:
@@ -153,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the data: Kvasir-SEG folder, MedMNIST .npz file or image folder")
     cmp.add_argument("--methods", nargs="+", default=["entropy_diversity_quarter",
                      "diversity_quarter", "ift_random"], metavar="METHOD",
-                     help="methods (space or comma separated, or 'all'); default: %(default)s")
+                     help="methods (space or comma separated; 'peers' for every peer strategy, "
+                     "'all' for every method); default: %(default)s")
     cmp.add_argument("--rounds", type=_positive_int, default=10, help="rounds (default: 10)")
     cmp.add_argument("--batch-size", type=_positive_int, default=10,
                      help="candidates queried per round (default: 10)")

@@ -60,7 +60,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._batch import BATCH_MODES, select_batch
 from ._cold_start import in_cold_start, representative_order
+from ._density import typicality
 from ._strategy_context import strategy_context
 from ._strategy_inputs import (
     _check_n_instances,
@@ -69,6 +71,7 @@ from ._strategy_inputs import (
     _remaining,
     patch_proba,
 )
+from .candidates import candidate_keys
 from .parallel import _parallel_scoring_requested, pool_scores
 from .scoring import (
     _check_alpha,
@@ -81,6 +84,7 @@ from .utils import check_random_state
 
 __all__ = [
     "AIFTSampling",
+    "BATCH_MODES",
     "COLD_START_POLICIES",
     "MeanUncertainty",
     "RandomSampling",
@@ -197,8 +201,12 @@ class _Strategy:
             n_jobs=kwargs.get("n_jobs"), chunk_size=kwargs.get("chunk_size"),
         )
         # stable sort on -score: ties keep the pool order, i.e. the lower index wins
-        order = np.argsort(-scores, kind="stable")[:n_instances]
+        order = self._batch(learner, X_pool, keep, n_pool, scores, n_instances, random_state)
         return keep[order], scores[order]
+
+    def _batch(self, learner, X_pool, keep, n_pool, scores, n_instances, random_state):
+        """Positions in ``scores`` of the batch: the top ``n_instances``."""
+        return np.argsort(-scores, kind="stable")[:n_instances]
 
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
@@ -281,6 +289,26 @@ class AIFTSampling(_Strategy):
         Labels of every class the learner must hold before the AIFT
         criterion takes over (the classes are the learner's or estimator's
         ``classes``, else at least two labelled classes are required).
+    batch : {"top", "randomized", "diverse"}, default="top"
+        How the batch is taken from the ranking: "top" the ``n_instances``
+        best (the paper); "randomized" drawn uniformly from the
+        ``omega * n_instances`` best distinct candidates (ACFT's randomised
+        selection); "diverse" a k-center greedy batch over ``embed``
+        features among them, starting from the best (see
+        :mod:`sklearn_aift._batch`). Both skip candidates whose content
+        equals a better-ranked one's, "diverse" also near-copies.
+    omega : float, default=4.0
+        Shortlist size factor of the batch-aware modes, >= 1.
+    duplicate_tol : float, default=0.1
+        With ``batch="diverse"``: candidates whose features are closer than
+        ``duplicate_tol`` times the median distance between two pool
+        candidates count as one, >= 0.
+    density : float, default=0.0
+        Exponent of the typicality weight: each AIFT score is multiplied by
+        the candidate's typicality (inverse mean distance to its 20 nearest
+        pool neighbours in ``embed`` features, at most 1) to this power, so
+        that informative candidates of dense regions come before outliers
+        (information density). 0 is the paper's unweighted score, >= 0.
 
     Attributes
     ----------
@@ -317,11 +345,15 @@ class AIFTSampling(_Strategy):
     """
 
     def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
-                 cold_start: str | None = "random", cold_start_per_class: int = 5):
+                 cold_start: str | None = "random", cold_start_per_class: int = 5,
+                 batch: str = "top", omega: float = 4.0, duplicate_tol: float = 0.1,
+                 density: float = 0.0):
         self.alpha = _check_alpha(alpha)
         self.lambda1, self.lambda2 = _check_lambdas(lambda1, lambda2)
         self.cold_start = _check_cold_start(cold_start)
         self.cold_start_per_class = _check_per_class(cold_start_per_class)
+        self.batch, self.omega, self.duplicate_tol = _check_batch(batch, omega, duplicate_tol)
+        self.density = _check_density(density)
         params = (self.alpha, self.lambda1, self.lambda2)
         names = [name for name, value in _PAPER_VARIANTS.items() if value == params]
         suffix = ""
@@ -330,6 +362,12 @@ class AIFTSampling(_Strategy):
             if self.cold_start is not None:
                 suffix += f", cold_start_per_class={self.cold_start_per_class}"
             suffix += ")"
+        if self.density:
+            suffix += f"(density={self.density!r})"
+        if self.batch != "top":
+            suffix += (f"(batch={self.batch!r}, omega={self.omega!r}"
+                       + (f", duplicate_tol={self.duplicate_tol!r})" if self.batch == "diverse"
+                          else ")"))
         self.__name__ = (
             names[0] + suffix
             if names
@@ -344,15 +382,60 @@ class AIFTSampling(_Strategy):
         -------
         params : dict
             ``alpha``, ``lambda1``, ``lambda2``, ``cold_start`` and
-            ``cold_start_per_class``.
+            ``cold_start_per_class``; ``batch``, ``omega`` and
+            ``duplicate_tol`` too when ``batch`` is not "top", and
+            ``density`` when it is not 0 (so that the paper's selection is
+            described as before and stored comparisons and sessions stay
+            valid).
         """
-        return {"alpha": self.alpha, "lambda1": self.lambda1, "lambda2": self.lambda2,
-                "cold_start": self.cold_start,
-                "cold_start_per_class": self.cold_start_per_class}
+        params = {"alpha": self.alpha, "lambda1": self.lambda1, "lambda2": self.lambda2,
+                  "cold_start": self.cold_start,
+                  "cold_start_per_class": self.cold_start_per_class}
+        if self.batch != "top":
+            params.update(batch=self.batch, omega=self.omega, duplicate_tol=self.duplicate_tol)
+        if self.density:
+            params["density"] = self.density
+        return params
+
+    def _batch(self, learner, X_pool, keep, n_pool, scores, n_instances, random_state):
+        if self.batch == "top":
+            return super()._batch(learner, X_pool, keep, n_pool, scores, n_instances,
+                                  random_state)
+        embed = strategy_context(learner).embed if self.batch == "diverse" else None
+        if self.batch == "diverse" and embed is None:
+            raise TypeError(
+                f"batch='diverse' needs candidate features: learner must have an embed(X) "
+                f"method or an `estimator` that has one (e.g. sklearn_aift.AIFTNet); got "
+                f"{type(learner).__name__}."
+            )
+        pool_keys = candidate_keys(X_pool)
+        return select_batch(
+            scores, n_instances, mode=self.batch, omega=self.omega,
+            rng=check_random_state(0 if random_state is None else random_state),
+            keys=lambda positions: pool_keys[keep[positions]],
+            features=lambda: _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
+                                           X_pool, keep, n_pool),
+            duplicate_tol=self.duplicate_tol,
+        )
 
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
+        scores = self._aift_scores(learner, X_pool, keep, n_pool, n_jobs, chunk_size)
+        if not self.density:
+            return scores
+        embed = strategy_context(learner).embed
+        if embed is None:
+            raise TypeError(
+                f"density > 0 needs candidate features: learner must have an embed(X) method "
+                f"or an `estimator` that has one (e.g. sklearn_aift.AIFTNet); got "
+                f"{type(learner).__name__}."
+            )
+        features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
+                                 n_pool)
+        return scores * typicality(features) ** self.density
+
+    def _aift_scores(self, learner, X_pool, keep, n_pool, n_jobs, chunk_size):
         if _parallel_scoring_requested(learner, n_jobs, chunk_size):
             score = functools.partial(
                 candidate_scores, alpha=self.alpha, lambda1=self.lambda1, lambda2=self.lambda2
@@ -430,7 +513,8 @@ def _mean_entropy(P: np.ndarray) -> np.ndarray:
 
 def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
                   cold_start: str | None = "random",
-                  cold_start_per_class: int = 5) -> AIFTSampling:
+                  cold_start_per_class: int = 5, batch: str = "top", omega: float = 4.0,
+                  duplicate_tol: float = 0.1, density: float = 0.0) -> AIFTSampling:
     """Make an AIFT query strategy with the given parameters.
 
     Parameters
@@ -447,6 +531,16 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
         paper's pure criterion from the first round.
     cold_start_per_class : int, default=5
         Labels of every class needed before the AIFT criterion takes over.
+    batch : {"top", "randomized", "diverse"}, default="top"
+        How the batch is taken from the ranking (see :class:`AIFTSampling`);
+        "top" is the paper's.
+    omega : float, default=4.0
+        Shortlist size factor of the batch-aware modes.
+    duplicate_tol : float, default=0.1
+        Near-copy tolerance of ``batch="diverse"``.
+    density : float, default=0.0
+        Exponent of the typicality weight of the scores (0: unweighted, the
+        paper's).
 
     Returns
     -------
@@ -461,7 +555,8 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
         an integer.
     ValueError
         If ``alpha`` is outside (0, 1], a lambda is negative or both are 0,
-        ``cold_start`` is unknown or ``cold_start_per_class < 1``.
+        ``cold_start`` is unknown, ``cold_start_per_class < 1``, ``batch``
+        is unknown, ``omega < 1``, ``duplicate_tol < 0`` or ``density < 0``.
 
     Examples
     --------
@@ -474,7 +569,8 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     'diversity_quarter(cold_start=None)'
     """
     return AIFTSampling(alpha=alpha, lambda1=lambda1, lambda2=lambda2, cold_start=cold_start,
-                        cold_start_per_class=cold_start_per_class)
+                        cold_start_per_class=cold_start_per_class, batch=batch, omega=omega,
+                        duplicate_tol=duplicate_tol, density=density)
 
 
 def _check_cold_start(cold_start: Any) -> str | None:
@@ -483,6 +579,25 @@ def _check_cold_start(cold_start: Any) -> str | None:
             f"cold_start must be one of {COLD_START_POLICIES}; got {cold_start!r}."
         )
     return cold_start
+
+
+def _check_batch(batch: Any, omega: Any, duplicate_tol: Any) -> tuple[str, float, float]:
+    if batch not in BATCH_MODES:
+        raise ValueError(f"batch must be one of {BATCH_MODES}; got {batch!r}.")
+    for name, value, low in (("omega", omega, 1.0), ("duplicate_tol", duplicate_tol, 0.0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number; got {value!r}.")
+        if not value >= low:
+            raise ValueError(f"{name} must be >= {low:g}; got {value!r}.")
+    return batch, float(omega), float(duplicate_tol)
+
+
+def _check_density(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"density must be a real number; got {value!r}.")
+    if not value >= 0:
+        raise ValueError(f"density must be >= 0; got {value!r}.")
+    return float(value)
 
 
 def _check_per_class(value: Any) -> int:

@@ -39,8 +39,8 @@ def test_argument_errors_are_one_line(capsys, tmp_path):
     assert f"--data-dir {missing}: no such file or folder" in err
     err = _error(capsys, ["compare", "--dataset", "medmnist", "--data-dir", str(tmp_path)])
     assert ".npz" in err
-    err = _error(capsys, ["compare", "--dataset", "synthetic", "--methods", "entropy,bald"])
-    assert "unknown method 'bald'" in err and "diversity_quarter" in err
+    err = _error(capsys, ["compare", "--dataset", "synthetic", "--methods", "entropy,bogus"])
+    assert "unknown method 'bogus'" in err and "diversity_quarter" in err and "peers" in err
     err = _error(capsys, ["compare", "--dataset", "synthetic", "--rounds", "0"])
     assert "--rounds" in err and "positive integer" in err
     err = _error(capsys, ["compare", "--dataset", "synthetic", "--data-dir", str(tmp_path)])
@@ -78,15 +78,18 @@ def test_kvasir_folder_without_images(capsys, tmp_path):
 def test_entry_point_reports_errors_without_traceback(tmp_path):
     exe = Path(sys.executable).with_name("sklearn-aift")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "sklearn_aift.cli"]
-    proc = subprocess.run(command + ["compare", "--dataset", "synthetic", "--methods", "bald"],
+    proc = subprocess.run(command + ["compare", "--dataset", "synthetic", "--methods", "bogus"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
+    from sklearn_aift.experiment import METHODS
+
     assert proc.stderr.strip().splitlines() == [
-        "sklearn-aift compare: error: unknown method 'bald'; choose from diversity_quarter, "
-        "diversity, entropy_quarter, entropy, entropy_diversity_quarter, entropy_diversity, "
-        "diversity_quarter_paper, entropy_diversity_quarter_paper, ift_random, scratch, "
-        "mean_uncertainty or all"
+        "sklearn-aift compare: error: unknown method 'bogus'; choose from "
+        + ", ".join(METHODS) + ", peers or all"
     ]
+    assert "diversity_quarter, diversity, entropy_quarter" in proc.stderr
+    assert "one_view_entropy, one_view_margin, bald, coreset, typiclust_margin, badge" in (
+        proc.stderr)
 
 
 @pytest.mark.slow

@@ -34,6 +34,11 @@ SECTIONS = [
         "modAL-style callables ``strategy(learner, X_pool, n_instances) -> (indices, scores)``.",
     ),
     (
+        "sklearn_aift.peers",
+        "Peer strategies",
+        "The strategies of scikit-activeml and baal, computed from the same network as AIFT.",
+    ),
+    (
         "sklearn_aift.scoring",
         "Scoring",
         "The math of AIFT on patch probabilities: majority selection, entropy, diversity "

@@ -8,12 +8,14 @@ Every function returns its candidates as a lazy
 
 from ._folder import load_image_folder
 from ._kvasir import load_kvasir_seg
+from ._kvasir_video import load_kvasir_seg_video
 from ._medmnist import load_medmnist
 from ._synthetic import make_colonoscopy_frames
 
 __all__ = [
     "make_colonoscopy_frames",
     "load_kvasir_seg",
+    "load_kvasir_seg_video",
     "load_medmnist",
     "load_image_folder",
 ]

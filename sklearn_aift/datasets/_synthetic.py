@@ -171,6 +171,67 @@ def _draw_clear_fraction(rng: np.random.Generator, threshold: float, ambiguous: 
     return float(rng.uniform(0.0, threshold - 0.15))
 
 
+def _highlights(rng: np.random.Generator, size: int, n: int) -> np.ndarray:
+    """(H, W) weights of ``n`` small soft specular highlights."""
+    spec = np.zeros((size, size), np.float32)
+    for _ in range(n):
+        cy, cx = rng.uniform(0, size, size=2)
+        ry, rx = rng.uniform(0.6, 2.5, size=2) * size / 128
+        y0, y1 = int(max(cy - 3 * ry - 1, 0)), int(min(cy + 3 * ry + 2, size))
+        x0, x1 = int(max(cx - 3 * rx - 1, 0)), int(min(cx + 3 * rx + 2, size))
+        gy, gx = np.ogrid[y0:y1, x0:x1]
+        d = ((gy - cy) / ry) ** 2 + ((gx - cx) / rx) ** 2
+        spec[y0:y1, x0:x1] = np.maximum(spec[y0:y1, x0:x1], np.exp(-d))
+    return spec
+
+
+def _sequence(rng: np.random.Generator, size: int, length: int, kinds: tuple,
+              threshold: float, ambiguous: float, positive_fraction: float):
+    """One scene under a moving camera: ``length`` frames, their clear masks and artefact."""
+    scene_size = int(round(size * 1.4))
+    img = _mucosa(rng, scene_size)
+    fraction = _draw_clear_fraction(rng, threshold, ambiguous, positive_fraction)
+    mask = _degraded_mask(rng, scene_size, fraction)
+    kind = kinds[rng.integers(len(kinds))]
+    if mask.any():
+        degraded = _apply(kind, rng, img.copy(), mask)
+        alpha = ndimage.gaussian_filter(mask.astype(np.float32), 1.0)[..., None]
+        img = img * (1 - alpha) + degraded * alpha
+    else:
+        kind = "none"
+    # the camera: a window of 72-90% of the scene drifting and zooming smoothly
+    zoom = rng.uniform(0.72, 0.9)
+    zoom_step = rng.normal(0, 0.015)
+    side = zoom * scene_size
+    centre = rng.uniform(side / 2, scene_size - side / 2, size=2)
+    velocity = rng.normal(0, 0.025 * scene_size, size=2)
+    frames, masks = [], []
+    scene = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    scene_mask = Image.fromarray(mask.astype(np.uint8) * 255)
+    for _ in range(length):
+        side = float(np.clip(zoom, 0.6, 0.95)) * scene_size
+        centre = np.clip(centre, side / 2, scene_size - side / 2)
+        box = (centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2,
+               centre[1] + side / 2)
+        view = np.asarray(scene.resize((size, size), Image.Resampling.BILINEAR, box=box),
+                          dtype=np.float32)
+        view_mask = np.asarray(scene_mask.resize((size, size), Image.Resampling.NEAREST,
+                                                 box=box)) > 127
+        view = ndimage.gaussian_filter(view, (rng.uniform(0.0, 1.3),) * 2 + (0,))  # focus
+        yy = np.linspace(-0.5, 0.5, size, dtype=np.float32)[:, None]
+        light = rng.uniform(0.85, 1.12) + rng.uniform(-0.15, 0.15) * yy  # lighting
+        view = view * light[..., None]
+        spec = _highlights(rng, size, int(rng.integers(1, 4)))
+        view = view * (1 - spec[..., None]) + 252.0 * spec[..., None]
+        view += rng.normal(0, 2.0, view.shape).astype(np.float32)
+        frames.append(np.clip(view, 0, 255).round().astype(np.uint8))
+        masks.append(view_mask)
+        centre = centre + velocity + rng.normal(0, 0.01 * scene_size, size=2)
+        velocity = 0.8 * velocity + rng.normal(0, 0.01 * scene_size, size=2)
+        zoom = zoom + zoom_step
+    return frames, masks, kind
+
+
 def make_colonoscopy_frames(
     n_frames: int = 200,
     *,
@@ -182,6 +243,7 @@ def make_colonoscopy_frames(
     positive_fraction: float = 0.2,
     ambiguous: float = 0.35,
     degradations: tuple = DEGRADATIONS,
+    sequence_length: int | None = None,
     return_X_y: bool = False,
     random_state: Any = None,
 ) -> Any:
@@ -204,6 +266,16 @@ def make_colonoscopy_frames(
     Each frame is one candidate whose patches come from
     :class:`~sklearn_aift.augment.FrameProtocol` (21 by default: the whole
     frame, its quadrants and its 4 x 4 cells).
+
+    **Sequence mode** (``sequence_length=k``): the frames come in runs of
+    ``k`` consecutive frames of one scene under a moving camera, like the
+    frames of a colonoscopy video: each scene (mucosa and one artefact, drawn
+    as above on a larger canvas) is seen through a window that drifts and
+    zooms smoothly, with varying focus blur, lighting and new specular
+    highlights in every frame. A frame's label follows the clear fraction of
+    its own view, so it can change within a run. Consecutive frames are
+    near-duplicates: the batch redundancy of video-derived pools. ``scene``
+    holds each frame's run; split by it (all frames of a scene on one side).
 
     Parameters
     ----------
@@ -229,6 +301,9 @@ def make_colonoscopy_frames(
         not (at most ``threshold - 0.15``).
     degradations : sequence of str, default=("blur", "bubbles", "darkness", "streaks")
         Artefacts to draw from (one per frame).
+    sequence_length : int or None, default=None
+        Frames per scene in sequence mode (see above); None draws every
+        frame independently.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
     random_state : int, Generator, RandomState or None, default=None
@@ -246,7 +321,9 @@ def make_colonoscopy_frames(
         ``patch_clear_fraction``: ndarray (n_frames, n_patches), the clear share
         of each patch's source region; ``degradation``: ndarray of str
         (n_frames,), the artefact used ("none" for a fully clear frame);
-        ``target_names``: ``["non-informative", "informative"]``; ``DESCR``.
+        ``scene``: ndarray (n_frames,) of int, the run a frame belongs to
+        (``arange(n_frames)`` without sequence mode); ``target_names``:
+        ``["non-informative", "informative"]``; ``DESCR``.
     (data, target) : tuple
         With ``return_X_y=True``.
 
@@ -283,6 +360,13 @@ def make_colonoscopy_frames(
         raise ValueError(
             f"degradations must be a non-empty subset of {DEGRADATIONS}; got {degradations!r}."
         )
+    if sequence_length is not None and (
+        isinstance(sequence_length, bool) or not isinstance(sequence_length, (int, np.integer))
+        or sequence_length < 1
+    ):
+        raise ValueError(
+            f"sequence_length must be None or a positive integer; got {sequence_length!r}."
+        )
     protocol = FrameProtocol(n_patches=n_patches, patch_size=patch_size, layout=layout)
     protocol._validate()
     rng = as_generator(random_state)
@@ -290,7 +374,16 @@ def make_colonoscopy_frames(
     frames = np.empty((n_frames, size, size, 3), dtype=np.uint8)
     clear_mask = np.empty((n_frames, size, size), dtype=bool)
     kind_used = np.empty(n_frames, dtype=object)
-    for i in range(n_frames):
+    scene = np.arange(n_frames)
+    for start in range(0, n_frames if sequence_length else 0, sequence_length or 1):
+        length = min(int(sequence_length), n_frames - start)
+        views, masks, kind = _sequence(rng, size, length, kinds, threshold, ambiguous,
+                                       positive_fraction)
+        rows = slice(start, start + length)
+        frames[rows], clear_mask[rows] = np.stack(views), ~np.stack(masks)
+        kind_used[rows] = kind
+        scene[rows] = start // int(sequence_length)
+    for i in range(0 if sequence_length else n_frames):
         img = _mucosa(rng, size)
         fraction = _draw_clear_fraction(rng, threshold, ambiguous, positive_fraction)
         mask = _degraded_mask(rng, size, fraction)
@@ -321,6 +414,7 @@ def make_colonoscopy_frames(
         clear_fraction=clear_fraction,
         patch_clear_fraction=patch_clear,
         degradation=kind_used.astype(str),
+        scene=scene,
         target_names=np.array(["non-informative", "informative"]),
         DESCR=_DESCR,
     )

@@ -16,7 +16,15 @@ simulation), ``_results`` (the table), ``_store`` (resuming) and ``_saving``
 (labels needed, savings and text tables).
 """
 
-from ._methods import AIFT_METHODS, METHODS, PAPER_COLD_START_METHODS, method_label
+from ._methods import (
+    AIFT_METHODS,
+    BATCH_AWARE_METHODS,
+    BUDGET_AWARE_METHODS,
+    METHODS,
+    PAPER_COLD_START_METHODS,
+    PEER_METHODS,
+    method_label,
+)
 from ._results import ResultsTable
 from ._runner import run_comparison
 from ._saving import annotation_saving, format_metric_table, format_saving_table
@@ -24,7 +32,10 @@ from ._saving import annotation_saving, format_metric_table, format_saving_table
 __all__ = [
     "METHODS",
     "AIFT_METHODS",
+    "BATCH_AWARE_METHODS",
+    "BUDGET_AWARE_METHODS",
     "PAPER_COLD_START_METHODS",
+    "PEER_METHODS",
     "ResultsTable",
     "annotation_saving",
     "format_metric_table",

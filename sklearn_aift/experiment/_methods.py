@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import strategies
+from .. import peers, strategies
 
 
 #: The six AIFT variants of the paper, in the order of its figures.
@@ -28,14 +28,42 @@ PAPER_COLD_START_METHODS: tuple[str, ...] = (
     "entropy_diversity_quarter_paper",
 )
 
+#: AIFT (Entropy+Diversity) 1/4 with a batch-aware selection
+#: (:class:`~sklearn_aift.strategies.AIFTSampling`'s ``batch``): a k-center
+#: batch among the top ``4 b`` (``_diverse``) or ``b`` drawn from them at
+#: random (``_randomized``, ACFT's selection).
+BATCH_AWARE_METHODS: tuple[str, ...] = (
+    "entropy_diversity_quarter_diverse",
+    "entropy_diversity_quarter_randomized",
+)
+
+#: AIFT (Entropy+Diversity) 1/4 with its scores weighted by typicality
+#: (``density=1``): informative candidates of dense regions before outliers.
+BUDGET_AWARE_METHODS: tuple[str, ...] = ("entropy_diversity_quarter_dense",)
+
+_VARIANTS = {
+    "entropy_diversity_quarter_diverse": ("entropy_diversity_quarter", {"batch": "diverse"}),
+    "entropy_diversity_quarter_randomized": ("entropy_diversity_quarter",
+                                             {"batch": "randomized"}),
+    "entropy_diversity_quarter_dense": ("entropy_diversity_quarter", {"density": 1.0}),
+}
+
+#: The strategies of other libraries (:mod:`sklearn_aift.peers`), computed
+#: from the same network as AIFT; ``compare --methods peers`` runs them all.
+PEER_METHODS: tuple[str, ...] = tuple(peers.PEER_STRATEGIES)
+
 #: Every method :func:`run_comparison` knows: the six AIFT variants (with the
 #: representative cold start), two of them with the paper's pure criterion
 #: from the first round, IFT Random (continuous fine-tuning with random
 #: queries), Learning from Scratch (same architecture, random initial weights,
 #: random queries) and the entropy of the candidate's mean prediction (the
-#: plain uncertainty baseline).
+#: plain uncertainty baseline), the batch-aware AIFT variants
+#: (:data:`BATCH_AWARE_METHODS`), the density-weighted one
+#: (:data:`BUDGET_AWARE_METHODS`) and the peers (:data:`PEER_METHODS`).
+
 METHODS: tuple[str, ...] = (
     AIFT_METHODS + PAPER_COLD_START_METHODS + ("ift_random", "scratch", "mean_uncertainty")
+    + BATCH_AWARE_METHODS + BUDGET_AWARE_METHODS + PEER_METHODS
 )
 
 _METHOD_LABELS = {
@@ -50,6 +78,15 @@ _METHOD_LABELS = {
     "ift_random": "IFT Random",
     "scratch": "Learning from Scratch",
     "mean_uncertainty": "Mean uncertainty",
+    "entropy_diversity_quarter_diverse": "AIFT (Entropy+Diversity) 1/4, diverse batch",
+    "entropy_diversity_quarter_randomized": "AIFT (Entropy+Diversity) 1/4, randomized batch",
+    "entropy_diversity_quarter_dense": "AIFT (Entropy+Diversity) 1/4, typicality-weighted",
+    "one_view_entropy": "Entropy, one view (scikit-activeml)",
+    "one_view_margin": "Margin, one view (scikit-activeml)",
+    "bald": "BALD, MC dropout (baal)",
+    "coreset": "CoreSet (scikit-activeml)",
+    "typiclust_margin": "TypiClust, then margin (scikit-activeml)",
+    "badge": "BADGE (scikit-activeml)",
 }
 
 def method_label(method: str) -> str:
@@ -84,6 +121,11 @@ _STRATEGY_OF = {
 
 
 def _strategy_for(method: str) -> Callable:
+    if method in PEER_METHODS:
+        return peers.PEER_STRATEGIES[method]
+    if method in _VARIANTS:
+        base, params = _VARIANTS[method]
+        return strategies.aift_sampling(**{**getattr(strategies, base).get_params(), **params})
     if method in PAPER_COLD_START_METHODS:
         params = strategies.get_strategy(method[: -len("_paper")]).get_params()
         return strategies.aift_sampling(**{**params, "cold_start": None})
