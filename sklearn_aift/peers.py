@@ -59,7 +59,7 @@ from ._strategy_inputs import (
     patch_proba,
 )
 from .candidates import iter_candidate_batches
-from .strategies import _CALL_DOC, _check_cold_start, _check_per_class, _Strategy
+from .strategies import _check_cold_start, _check_per_class, _Strategy
 from .utils import check_random_state
 
 __all__ = [
@@ -186,6 +186,55 @@ class _PeerStrategy(_Strategy):
 
     def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None,
                  **kwargs):
+        """Query ``n_instances`` candidates of ``X_pool`` by a peer library's criterion.
+
+        :class:`OneViewUncertainty` ranks by the entropy or margin of one view's
+        prediction, :class:`BALDSampling` by BALD over MC-dropout passes,
+        :class:`CoreSetSampling` picks a k-center greedy batch in ``embed``
+        space, :class:`TypiClustMargin` typical candidates during the cold
+        start and the smallest margins after it, and :class:`BADGESampling` a
+        k-means++ batch of gradient embeddings; during the cold start the
+        model-based peers return :data:`~sklearn_aift.strategies.random_sampling`'s
+        batch.
+
+        Parameters
+        ----------
+        learner : object
+            Provides ``predict_patch_proba`` and ``embed`` itself or through
+            ``learner.estimator`` (an :class:`~sklearn_aift.AIFTNet`; BALD
+            also uses the network itself); its labels so far (``y_training``)
+            decide the cold start.
+        X_pool : candidate array or CandidateSet
+            The unlabeled pool.
+        n_instances : int, default=1
+            How many candidates to return (all remaining ones when larger).
+        random_state : None, int, RandomState or Generator, default=None
+            Seeds the cold start and the library's tie-breaking and sampling
+            (seed 0 when None).
+        exclude : array-like of int, default=None
+            Pool indices never to return (e.g. already labeled candidates).
+        **kwargs
+            Accepted and ignored (``n_jobs``, ``chunk_size``).
+
+        Returns
+        -------
+        indices : ndarray of int
+            Pool indices of the chosen candidates, best (or first picked) first.
+        scores : ndarray of float
+            Their scores (the library's utilities), aligned with ``indices``.
+
+        Raises
+        ------
+        ImportError
+            If the peer's library (the ``[peers]`` extra) is not installed.
+        TypeError
+            If ``n_instances`` is not an integer, ``exclude`` does not hold
+            integers or the learner has no ``embed`` where one is needed.
+        ValueError
+            If ``n_instances < 1``, ``X_pool`` is empty, ``exclude`` holds
+            indices outside the pool or covers all of it, or the network's
+            outputs are invalid.
+        """
         n_instances = _check_n_instances(n_instances)
         n_pool = _pool_size(X_pool)
         keep = _remaining(exclude, n_pool)
@@ -500,29 +549,6 @@ class BADGESampling(_PeerStrategy):
         indices = np.asarray(indices, dtype=np.intp)
         return indices, _utilities_of(indices, utilities)
 
-
-
-def _documented_call(summary: str):
-    def __call__(self, learner, X_pool, n_instances=1, random_state=None, *, exclude=None,
-                 **kwargs):
-        return _PeerStrategy.__call__(self, learner, X_pool, n_instances, random_state,
-                                      exclude=exclude, **kwargs)
-
-    __call__.__doc__ = summary + "\n" + _CALL_DOC.format(
-        learner_note=" Peers also use ``embed`` (CoreSet, TypiClust, BADGE) and, for BALD, "
-        "the network itself (an AIFTNet).",
-        random_note="Seeds the cold start and the library's tie-breaking and sampling.",
-        value_note=", or the network's outputs are invalid",
-    )
-    return __call__
-
-
-OneViewUncertainty.__call__ = _documented_call("Query the most uncertain candidates on one view.")
-BALDSampling.__call__ = _documented_call("Query the candidates with the highest BALD score.")
-CoreSetSampling.__call__ = _documented_call("Query a k-center greedy batch in feature space.")
-TypiClustMargin.__call__ = _documented_call(
-    "Query typical candidates, then the smallest margins.")
-BADGESampling.__call__ = _documented_call("Query a k-means++ batch of gradient embeddings.")
 
 
 def _suffix(strategy: _PeerStrategy) -> str:

@@ -1,9 +1,12 @@
 """Tests for sklearn_aift.peers: each peer picks what its library picks on a fixed input."""
 
+import inspect
+
 import numpy as np
 import pytest
 
 from sklearn_aift import peers
+from sklearn_aift.peers import PEER_STRATEGIES
 from sklearn_aift.experiment import METHODS, PEER_METHODS, method_label, run_comparison
 from sklearn_aift.strategies import random_sampling
 
@@ -184,3 +187,11 @@ def test_run_comparison_runs_the_peers(tiny_candidates):
     for method in ("bald", "typiclust_margin"):
         queried = [q for r in results if r["method"] == method for q in r["queried"]]
         assert len(queried) == 8 and len(set(queried)) == 8
+
+
+@pytest.mark.parametrize("name", sorted(PEER_STRATEGIES))
+def test_every_peer_documents_its_call(name):
+    doc = inspect.getdoc(type(PEER_STRATEGIES[name]).__call__)
+    for section in ("Parameters", "Returns", "Raises", "n_instances", "exclude"):
+        assert section in doc
+    assert type(PEER_STRATEGIES[name]).__name__ in doc
