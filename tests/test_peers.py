@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sklearn_aift import peers
-from sklearn_aift.peers import PEER_STRATEGIES
 from sklearn_aift.experiment import METHODS, PEER_METHODS, method_label, run_comparison
+from sklearn_aift.peers import PEER_STRATEGIES
 from sklearn_aift.strategies import random_sampling
 
 skpool = pytest.importorskip("skactiveml.pool", reason="the [peers] extra is not installed")
