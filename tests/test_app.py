@@ -181,7 +181,7 @@ def auth():
 
 
 @pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/status", "/api/batch",
-                                  "/api/labels.csv", "/api/docs", "/api/openapi.json"])
+                                  "/api/labels.csv", "/api/openapi.json"])
 def test_every_route_needs_the_token(client, path):
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
@@ -503,3 +503,53 @@ def test_pixels_route_sends_dicom_values_at_full_depth(tmp_path):
         assert client.get("/api/pixels/nope").status_code == 404
     finally:
         campaign.close()
+
+
+def test_reserved_names_are_refused_as_classes(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=4)
+    for classes in (["skip", "positive"], ["negative", "Unlabeled"]):
+        with pytest.raises(ValueError, match="reserved names"):
+            LabelingCampaign(images, tmp_path / "session", tiny_net(), classes=classes)
+
+
+def test_label_and_skip_in_one_request_is_refused(client, campaign):
+    cid = campaign.batch()[0]["id"]
+    both = client.post("/api/labels", json={"id": cid, "label": "positive", "skip": True},
+                       headers=auth())
+    assert both.status_code == 422 and "both" in both.json()["detail"]
+    false_skip = client.post("/api/labels", json={"id": cid, "skip": False}, headers=auth())
+    assert false_skip.status_code == 422
+    assert campaign.history(cid) == []
+
+
+def test_links_out_of_the_folder_are_never_served(tmp_path):
+    outside = make_image_folder(tmp_path / "elsewhere", n=1, nested=False, start=50)
+    images = make_image_folder(tmp_path / "images", n=4, nested=False)
+    (images / "escape.png").symlink_to(outside / "img_050.png")
+    campaign = open_campaign(images, tmp_path / "session", batch_size=4)
+    try:
+        assert campaign.status()["n_images"] == 4
+        assert "escape.png" not in {c["file"] for c in campaign.batch()}
+    finally:
+        campaign.close()
+
+
+def test_api_description_is_served_without_a_cdn(client):
+    assert client.get("/api/docs", headers=auth()).status_code == 404
+    description = client.get("/api/openapi.json", headers=auth())
+    assert description.status_code == 200 and "/api/labels" in description.json()["paths"]
+
+
+def test_open_starts_the_browser_on_the_page_once_the_server_listens(tmp_path, monkeypatch):
+    opened = tmp_path / "opened.txt"
+    # the browser webbrowser runs: a command line that writes the URL it was given
+    monkeypatch.setenv("BROWSER", f"sh -c 'echo %s > {opened}'")
+    images = make_image_folder(tmp_path / "images", n=4)
+    server = LabelServer(images, tmp_path / "session", "--open", batch_size=2)
+    try:
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text().strip() == f"{server.url}/"
+    finally:
+        server.stop()

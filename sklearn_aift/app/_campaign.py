@@ -41,9 +41,11 @@ def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS,
 
     DICOM files count whatever their extension (``DICM`` at byte 128) when
     ``.dcm`` is among the extensions; other files are appended to ``ignored``
-    when given.
+    when given. Symbolic links that resolve outside ``root`` are left out with
+    a warning: the server only ever serves files inside the folder it was given.
     """
     exts = tuple(e.lower() for e in extensions)
+    inside = Path(root).resolve()
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -51,6 +53,10 @@ def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS,
             if name.startswith("."):
                 continue
             path = Path(dirpath) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(inside):
+                _logger.warning("skipping %s: a link to %s, outside %s", path, path.resolve(),
+                                inside)
+                continue
             if path.suffix.lower() in exts or (".dcm" in exts and is_dicom(path)):
                 found.append(path)
             elif ignored is not None:
@@ -908,6 +914,10 @@ class LabelingCampaign:
         self._store.close()
 
 
+# states of a card on the page, never class names
+_RESERVED_NAMES = ("skip", "unlabeled")
+
+
 def _check_classes(classes: Iterable[str]) -> list[str]:
     if isinstance(classes, str):
         raise ValueError(f"classes must be a sequence of class names; got the string {classes!r}.")
@@ -921,4 +931,8 @@ def _check_classes(classes: Iterable[str]) -> list[str]:
             )
     if len(set(names)) != len(names):
         raise ValueError(f"classes must be distinct; got {names!r}.")
+    reserved = [name for name in names if name.lower() in _RESERVED_NAMES]
+    if reserved:
+        raise ValueError(f"classes must not use the reserved names {_RESERVED_NAMES} (the page's "
+                         f"skip and unlabeled states); got {reserved[0]!r}.")
     return names

@@ -8,6 +8,9 @@ import logging
 import os
 import socket
 import sys
+import threading
+import time
+import webbrowser
 from typing import Any
 
 from .._argtypes import UsageError
@@ -99,6 +102,8 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
     label.add_argument("--token", default=None,
                        help="access token (generated and printed when another host than "
                        "127.0.0.1 is given without one)")
+    label.add_argument("--open", action="store_true",
+                       help="open the page in the default web browser once the server listens")
     return label
 
 
@@ -240,5 +245,19 @@ def run_label(args: argparse.Namespace) -> int:
     print(f"open {url}", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                             http=TimedH11Protocol, timeout_keep_alive=5)
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    if args.open:
+        threading.Thread(target=_open_when_listening, args=(server, url), daemon=True).start()
+    server.run()
     return 0
+
+
+def _open_when_listening(server: Any, url: str, timeout: float = 60.0) -> None:
+    """Open ``url`` in the default browser as soon as ``server`` accepts connections."""
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or server.should_exit:
+            return
+        time.sleep(0.05)
+    if not webbrowser.open(url):
+        _logger.warning("no web browser could be opened here: open %s yourself", url)

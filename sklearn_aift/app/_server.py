@@ -143,7 +143,7 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
     ``GET /api/labels.csv``, ``GET /api/history/{id}``, ``GET /api/recent``,
     ``GET /api/images/{id}`` (8-bit, as the network sees it),
     ``GET /api/pixels/{id}`` (the stored values at full depth, for windowing),
-    and the OpenAPI description at ``/api/docs``.
+    and the OpenAPI description at ``/api/openapi.json``.
 
     Parameters
     ----------
@@ -182,7 +182,9 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
     app = FastAPI(
         title="sklearn-aift label",
         description="Label images ranked by AIFT; every label is committed before the reply.",
-        docs_url="/api/docs",
+        # Swagger's page loads its scripts from a CDN (blank offline): the
+        # description itself is served, for any OpenAPI viewer or client generator
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -244,7 +246,11 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
                                      f"skip, annotator.")
         annotator = body.get("annotator", "expert")
         try:
-            if body.get("skip") is True and "label" not in body:
+            if "skip" in body and "label" in body:
+                raise HTTPException(422, 'body has both "label" and "skip": send one of them.')
+            if "skip" in body:
+                if body["skip"] is not True:
+                    raise HTTPException(422, f'"skip" must be true; got {body["skip"]!r}.')
                 return campaign.skip(body["id"], annotator=annotator)
             if "label" not in body:
                 raise HTTPException(422, 'body needs "label" (or "skip": true).')
