@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -553,3 +554,202 @@ def test_open_starts_the_browser_on_the_page_once_the_server_listens(tmp_path, m
         assert opened.read_text().strip() == f"{server.url}/"
     finally:
         server.stop()
+
+
+# -- candidates known by their content ----------------------------------------------------
+def _touch_everything(images, seconds=10_000):
+    """Change every file's modification time, as a restore or `cp` without -p does."""
+    for path in sorted(images.rglob("*.png")):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns + seconds * 10**9,
+                           stat.st_mtime_ns + seconds * 10**9))
+
+
+def test_touched_copied_and_renamed_files_keep_their_labels(tmp_path):
+    import shutil
+
+    images = make_image_folder(tmp_path / "images")
+    campaign = open_campaign(images, tmp_path / "session")
+    done = label_batch(campaign)
+    batch = campaign.batch()
+    campaign.label(batch[0]["id"], "positive")
+    campaign.close()
+    # the folder comes back from a copy: new times everywhere, one file renamed
+    copy = tmp_path / "copy"
+    shutil.copytree(images, copy, copy_function=shutil.copy)  # times not kept
+    shutil.rmtree(images)
+    copy.rename(images)
+    _touch_everything(images)
+    renamed = images / batch[1]["file"]
+    renamed.rename(renamed.with_name("renamed.png"))
+
+    resumed = open_campaign(images, tmp_path / "session")
+    try:
+        again = resumed.batch()
+        assert [c["id"] for c in again] == [c["id"] for c in batch]
+        assert again[0]["label"] == "positive"
+        assert again[1]["file"].endswith("renamed.png")
+        assert resumed.status()["n_labeled"] == 4
+        for candidate in again[1:]:
+            assert resumed.image_path(candidate["id"]).is_file()
+            resumed.label(candidate["id"], "negative")
+        assert resumed.wait_idle(120)
+        status = resumed.status()
+        assert status["completed_rounds"] == 2 and status["rounds"][-1]["n_labels"] == 6
+        exported = {r["file"] for r in csv.DictReader(io.StringIO(resumed.labels_csv()))}
+        assert {c["file"] for c in done} < exported
+        assert any(f.endswith("renamed.png") for f in exported)
+    finally:
+        resumed.close()
+
+
+def test_identical_images_are_one_candidate(tmp_path):
+    import shutil
+
+    images = make_image_folder(tmp_path / "images", n=6, nested=False)
+    shutil.copy(images / "img_000.png", images / "zz_copy_of_000.png")
+    campaign = open_campaign(images, tmp_path / "session", batch_size=6)
+    try:
+        files = [c["file"] for c in campaign.batch()]
+        assert campaign.status()["n_images"] == 6 and len(files) == 6
+        assert "zz_copy_of_000.png" not in files
+    finally:
+        campaign.close()
+
+
+def _as_written_before_content_ids(session, images):
+    """Rewrite a session's ids as the earlier releases made them (path, size, mtime)."""
+    from sklearn_aift.candidates import CandidateSet
+
+    with sqlite3.connect(session / "campaign.sqlite") as conn:
+        files = sorted({f for (f,) in conn.execute(
+            "SELECT file FROM events UNION SELECT file FROM batches")})
+        old = CandidateSet([str(images / f) for f in files],
+                           FrameProtocol(n_patches=5, patch_size=32),
+                           image_mode="RGB").candidate_keys()
+        for file, key in zip(files, old):
+            conn.execute("UPDATE events SET candidate = ? WHERE file = ?", (key, file))
+            conn.execute("UPDATE batches SET candidate = ? WHERE file = ?", (key, file))
+        conn.execute("DELETE FROM meta WHERE key = 'candidate_ids'")
+        conn.execute("DROP TABLE IF EXISTS dropped")
+    return dict(zip(files, old))
+
+
+def test_session_from_before_content_ids_is_migrated_on_open(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    session = tmp_path / "session"
+    campaign = open_campaign(images, session)
+    label_batch(campaign)
+    pending = campaign.batch()
+    campaign.label(pending[0]["id"], "positive")
+    campaign.label(pending[1]["id"], "negative")
+    campaign.undo(pending[1]["id"])
+    csv_before = campaign.labels_csv()
+    campaign.close()
+    old_ids = _as_written_before_content_ids(session, images)
+    _touch_everything(images)  # the old ids now name no file of the folder
+
+    resumed = open_campaign(images, session)
+    try:
+        assert resumed.labels_csv() == csv_before
+        batch = resumed.batch()
+        assert [c["id"] for c in batch] == [c["id"] for c in pending]
+        assert [c["label"] for c in batch] == ["positive", None, None]
+        assert [e["kind"] for e in resumed.history(pending[1]["id"])] == ["label", "undo"]
+        with sqlite3.connect(session / "campaign.sqlite") as conn:
+            stored = {c for (c,) in conn.execute(
+                "SELECT candidate FROM events UNION SELECT candidate FROM batches")}
+        assert not stored & set(old_ids.values())
+        for candidate in batch[1:]:
+            resumed.label(candidate["id"], "negative")
+        assert resumed.wait_idle(120) and resumed.status()["completed_rounds"] == 2
+    finally:
+        resumed.close()
+
+
+def test_a_batch_image_that_disappears_is_replaced(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    campaign = open_campaign(images, tmp_path / "session")
+    try:
+        batch = campaign.batch()
+        labeled, deleted, kept = batch
+        campaign.label(labeled["id"], "positive")
+        campaign.label(deleted["id"], "negative")
+        campaign.undo(deleted["id"])
+        (images / labeled["file"]).unlink()  # labeled: keeps its label and its place
+        (images / deleted["file"]).unlink()  # unlabeled: leaves the batch
+        campaign.status()  # the page's poll notices it
+        assert campaign.wait_idle(120)
+        new = campaign.batch()
+        ids = [c["id"] for c in new]
+        assert len(new) == 3 and deleted["id"] not in ids
+        assert ids[:2] == [labeled["id"], kept["id"]] and new[0]["label"] == "positive"
+        assert new[2]["id"] not in {c["id"] for c in batch}
+        assert campaign.status()["n_dropped"] == 1
+        assert [e["kind"] for e in campaign.history(deleted["id"])] == ["label", "undo"]
+        for candidate in new[1:]:
+            campaign.label(candidate["id"], "negative")
+        assert campaign.wait_idle(120)
+        status = campaign.status()
+        assert status["completed_rounds"] == 1 and status["rounds"][0]["n_labels"] == 2
+        assert labeled["file"] in campaign.labels_csv()
+    finally:
+        campaign.close()
+
+
+def test_a_batch_image_that_turns_unreadable_is_replaced_after_a_restart(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    campaign = open_campaign(images, tmp_path / "session")
+    batch = campaign.batch()
+    campaign.close()
+    broken = images / batch[0]["file"]
+    broken.write_bytes(broken.read_bytes()[:100])  # truncated
+    resumed = open_campaign(images, tmp_path / "session")
+    try:
+        new = resumed.batch()
+        assert len(new) == 3 and batch[0]["id"] not in {c["id"] for c in new}
+        for candidate in new:
+            r = resumed.image_path(candidate["id"])
+            assert r.is_file()
+            resumed.label(candidate["id"], "positive")
+        assert resumed.wait_idle(120) and resumed.status()["completed_rounds"] == 1
+    finally:
+        resumed.close()
+
+
+# -- one process per session ---------------------------------------------------------------
+def test_a_session_opens_in_one_campaign_at_a_time(tmp_path):
+    from sklearn_aift.app import SessionInUseError
+
+    images = make_image_folder(tmp_path / "images", n=6)
+    campaign = open_campaign(images, tmp_path / "session")
+    try:
+        with pytest.raises(SessionInUseError, match=rf"in use by process {os.getpid()}"):
+            open_campaign(images, tmp_path / "session")
+    finally:
+        campaign.close()
+    open_campaign(images, tmp_path / "session").close()  # released by close
+
+
+def test_two_servers_on_one_session(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=6)
+    session = tmp_path / "session"
+    first = LabelServer(images, session, batch_size=2)
+    second = third = None
+    try:
+        log = tmp_path / "second.log"
+        second = LabelServer(images, session, batch_size=2, wait=False, log=log)
+        assert second.proc.wait(120) == 2
+        lines = [line for line in log.read_text().splitlines() if "error" in line]
+        assert lines == [f"sklearn-aift label: error: session {str(session)!r} in use by "
+                         f"process {first.proc.pid}: stop that server first, or give another "
+                         f"session folder"]
+        assert "open http" not in log.read_text()
+        assert first.status()["phase"] == "labeling"  # the first one serves on
+        first.kill()  # no clean-up runs: the system releases the lock
+        third = LabelServer(images, session, batch_size=2)
+        assert third.status()["phase"] == "labeling"
+    finally:
+        for server in (first, second, third):
+            if server is not None:
+                server.stop()

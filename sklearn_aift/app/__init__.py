@@ -12,8 +12,9 @@ used, so that ``import sklearn_aift`` stays light.
 from importlib import import_module
 
 from ._campaign import LabelingCampaign
+from ._lock import SessionInUseError
 
-__all__ = ["LabelingCampaign", "create_app", "generate_token"]
+__all__ = ["LabelingCampaign", "SessionInUseError", "create_app", "generate_token"]
 
 # the names defined next to the web framework, imported on first access
 _SERVER_NAMES = ("create_app", "generate_token")

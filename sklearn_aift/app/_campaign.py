@@ -21,9 +21,10 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..augment import FrameProtocol
-from ..candidates import CandidateSet, candidate_keys
+from ..candidates import CandidateSet
 from ..io import IMAGE_EXTENSIONS, UnreadableImageError, is_dicom, verify_image
 from ..strategies import describe_strategy, entropy_diversity_quarter
+from ._lock import SessionLock
 from ._store import CampaignStore, utc_now
 
 __all__ = ["LabelingCampaign"]
@@ -33,6 +34,9 @@ _logger = logging.getLogger(__name__)
 _STORE_FILE = "campaign.sqlite"
 _CHECKPOINTS = "checkpoints"
 _MAX_ANNOTATOR = 64
+# how candidate ids are made: the content key of each image (``CandidateSet.content_keys``);
+# sessions without this mark used path, size and modification time, and are renamed on open
+_IDS = "content-v1"
 
 
 def list_folder_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS,
@@ -174,13 +178,27 @@ class LabelingCampaign:
         self.estimator = estimator
         self.session = Path(session)
         self.session.mkdir(parents=True, exist_ok=True)
+        # one process per session, before anything in it is read or written
+        self._session_lock = SessionLock(self.session)
+        try:
+            self._open(labels, labels_from_folders)
+        except BaseException:
+            if hasattr(self, "_store"):
+                self._store.close()
+            self._session_lock.release()
+            raise
+
+    def _open(self, labels: Any, labels_from_folders: bool) -> None:
         (self.session / _CHECKPOINTS).mkdir(exist_ok=True)
         self._store = CampaignStore(self.session / _STORE_FILE)
         self._check_session()
         self._set_estimator_classes()
         self._lock = threading.RLock()
-        self._files: dict[str, Path] = {}  # candidate id -> image file (every scan's)
+        self._files: dict[str, Path] = {}  # candidate id -> image file (latest scan first)
+        self._present: set[str] = set()  # ids of the latest scan
+        self._ids_by_file: dict[str, str] = {}  # relative file -> id (duplicates included)
         self._skipped: set[Path] = set()  # files skipped and said so
+        self._recheck = True  # look for batch images that disappeared
         self._pool: Any = None
         self._pool_ids: np.ndarray = np.empty(0, dtype=object)
         self._phase = "starting"
@@ -197,6 +215,7 @@ class LabelingCampaign:
         self._round = rounds[-1]["round"] + 1 if rounds else 1
         self._checkpoint_to_load = rounds[-1]["checkpoint"] if rounds else None
         self._scan()
+        self._rename_old_ids()
         if labels_from_folders:
             self.labels_from_folders()
         if labels is not None:
@@ -209,6 +228,7 @@ class LabelingCampaign:
         stored_dir = self._store.get_meta("images_dir")
         if stored_classes is None:
             self._store.set_meta(
+                candidate_ids=_IDS,
                 classes=self.classes,
                 images_dir=str(self.images_dir),
                 created=utc_now(),
@@ -240,10 +260,27 @@ class LabelingCampaign:
                 )
 
     def _scan(self) -> None:
-        """Scan the folder into a new pool; previously seen images stay servable."""
+        """Scan the folder into a new pool; previously seen images stay servable.
+
+        A candidate's id is its content key, so a file keeps its id when it is
+        touched, copied or renamed. Files with identical content are one
+        candidate (the first, in sorted order, is shown).
+        """
         ignored: list[Path] = []
-        paths = [p for p in list_folder_images(self.images_dir, ignored=ignored)
-                 if self._readable(p)]
+        paths, first, readable = [], {}, []
+        for path in list_folder_images(self.images_dir, ignored=ignored):
+            digest = self._digest(path)
+            if digest is None:
+                continue
+            readable.append((path, digest))
+            if digest in first:
+                if path not in self._skipped:
+                    _logger.warning("%s holds the same image as %s: labeled once, as %s",
+                                    path, first[digest], first[digest])
+                    self._skipped.add(path)
+                continue
+            first[digest] = path
+            paths.append(path)
         for path in ignored:
             if path not in self._skipped:
                 _logger.warning("skipping %s: not an image extension %s", path, IMAGE_EXTENSIONS)
@@ -254,22 +291,39 @@ class LabelingCampaign:
                 f"{IMAGE_EXTENSIONS}."
             )
         pool = CandidateSet([str(p) for p in paths], self.protocol, image_mode="RGB")
-        ids = candidate_keys(pool)
+        ids = np.asarray(pool.content_keys(), dtype=object)
+        id_of = {digest: key for digest, key in zip(first, ids.tolist())}
+        by_file = {self._relative(path): id_of[digest] for path, digest in readable}
         with self._lock:
             self._pool, self._pool_ids = pool, ids
             self._files.update(zip(ids.tolist(), paths))
+            self._present = set(ids.tolist())
+            self._ids_by_file = by_file
         _logger.info("scanned %s: %d images", self.images_dir, len(paths))
 
-    def _readable(self, path: Path) -> bool:
-        """Whether the file decodes fully (once per path, size and mtime: verify_image)."""
+    def _digest(self, path: Path, warn: bool = True) -> str | None:
+        """The content digest (decoded once per path, size and mtime); None if unreadable."""
         try:
-            verify_image(path)
+            return verify_image(path)
         except UnreadableImageError as exc:
-            if path not in self._skipped:
+            if warn and path not in self._skipped:
                 _logger.warning("skipping %s", exc)
                 self._skipped.add(path)
-            return False
-        return True
+            return None
+
+    def _rename_old_ids(self) -> None:
+        """Give a session made with path-based ids the content ids, by each row's file."""
+        if self._store.get_meta("candidate_ids") == _IDS:
+            return
+        changed = self._store.rename_candidates(self._ids_by_file, candidate_ids=_IDS)
+        _logger.info("session %s: %d stored rows now identify their image by its content",
+                     self.session, changed)
+
+    def _available(self, candidate_id: str) -> bool:
+        """Whether a candidate's image is in the folder and decodes (a stat when unchanged)."""
+        path = self._files.get(candidate_id)
+        return (candidate_id in self._present and path is not None
+                and self._digest(path, warn=False) is not None)
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.images_dir).as_posix()
@@ -320,9 +374,16 @@ class LabelingCampaign:
                 if not self._query(round_):
                     return
                 continue
+            with self._lock:
+                recheck, self._recheck = self._recheck, False
+            if recheck:
+                self._replace_missing(round_)
+                continue
             # deciding to wait and stopping are one step under the lock that labels
             # are recorded under: a label completing the batch meanwhile starts a worker
             with self._lock:
+                if self._recheck:
+                    continue
                 if not self._batch_done(batch):
                     self._set_phase("labeling", f"round {round_}: waiting for labels")
                     self._active = False
@@ -342,14 +403,57 @@ class LabelingCampaign:
         return ids, [self.classes.index(current[c]["label"]) for c in ids]
 
     def _query(self, round_: int) -> bool:
+        """Rank the pool and save the batch of ``round_``; False when nothing is left."""
+        rows = self._rank(round_, self.batch_size, set())
+        if rows is None:
+            self._set_phase("done", "every image of the folder is labeled or skipped")
+            return False
+        self._store.save_batch(round_, rows)
+        return True
+
+    def _replace_missing(self, round_: int) -> None:
+        """Drop undecided batch images that disappeared; add the strategy's next picks.
+
+        The folder is scanned first, so a renamed or touched file is found
+        again and stays. A dropped candidate keeps every event recorded for it.
+        """
+        batch = self._store.batch(round_)
+        current = self._store.current()
+        if all(self._available(c["id"]) or _decided(current, c["id"]) for c in batch) and (
+                len(batch) >= self.batch_size or not self._store.dropped(round_)):
+            return
+        self._scan()
+        gone = [c for c in batch if not _decided(current, c["id"]) and not
+                self._available(c["id"])]
+        if gone:
+            for c in gone:
+                _logger.warning("round %d: %s is no longer readable in %s; it leaves the batch "
+                                "and the next candidate replaces it", round_, c["file"],
+                                self.images_dir)
+            self._store.drop(round_, [
+                {"id": c["id"], "file": c["file"], "reason": "missing or unreadable"}
+                for c in gone])
+        live = self._store.batch(round_)
+        need = self.batch_size - len(live)
+        if need <= 0 or not self._store.dropped(round_):
+            return
+        taken = {c["id"] for c in live} | {c["id"] for c in self._store.dropped(round_)}
+        rows = self._rank(round_, need, taken)
+        if rows:
+            self._store.save_batch(round_, rows)
+
+    def _rank(self, round_: int, n: int, taken: set[str]) -> list[dict[str, Any]] | None:
+        """The strategy's next ``n`` candidates, leaving out decided and ``taken`` ones.
+
+        None when every candidate of the pool is decided or taken.
+        """
         with self._lock:
             pool, ids = self._pool, self._pool_ids
         current = self._store.current()
-        done = np.array([current.get(c, {}).get("kind") in ("label", "skip") for c in ids])
+        done = np.array([_decided(current, c) or c in taken for c in ids], dtype=bool)
         exclude = np.flatnonzero(done).astype(np.intp)
         if len(exclude) == len(ids):
-            self._set_phase("done", "every image of the folder is labeled or skipped")
-            return False
+            return None
         if not self._warmed:
             self._warm_up(pool)
         self._set_phase("ranking", f"round {round_}: ranking {len(ids) - len(exclude)} images")
@@ -357,7 +461,7 @@ class LabelingCampaign:
         view = _StrategyView(self.estimator, np.asarray(codes, dtype=np.int64),
                              list(range(len(self.classes))))
         indices, scores = self.strategy(
-            view, pool, n_instances=self.batch_size, exclude=exclude,
+            view, pool, n_instances=min(n, len(ids) - len(exclude)), exclude=exclude,
             random_state=self.random_state + round_,
         )
         indices = np.asarray(indices, dtype=np.intp)
@@ -371,8 +475,7 @@ class LabelingCampaign:
                 "predicted": self.classes[int(np.argmax(P.mean(axis=0)))],
                 "patch_proba": np.round(P, 4).tolist(),
             })
-        self._store.save_batch(round_, rows)
-        return True
+        return rows
 
     def _warm_up(self, pool: Any, chunk: int = 64) -> None:
         """Fill the model's activation cache chunk by chunk, so the first pass shows progress.
@@ -496,10 +599,15 @@ class LabelingCampaign:
         with self._lock:
             round_ = self._round
         current = self._store.current()
-        rows = self._store.batch(round_)
+        rows = self._look_for_missing(self._store.batch(round_), current)
         selection = self._selection({c["id"] for c in rows}, current)
-        out = []
+        out, seen = [], set()
         for c in rows:
+            if c["id"] in seen:  # two files of one image in a session from before content ids
+                continue
+            seen.add(c["id"])
+            if c["id"] in self._present:
+                c["file"] = self._relative(self._files[c["id"]])
             event = current.get(c["id"], {})
             kind = event.get("kind")
             c["label"] = event["label"] if kind == "label" else ("skip" if kind == "skip" else None)
@@ -507,6 +615,25 @@ class LabelingCampaign:
             c["selection"] = selection
             out.append(c)
         return out
+
+    def _look_for_missing(self, rows: list[dict[str, Any]],
+                          current: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` less the undecided ones whose image disappeared; those get replaced.
+
+        A stat per file (the files were decoded when scanned); when one is
+        missing or unreadable, the background worker drops it from the batch
+        and adds the strategy's next pick.
+        """
+        missing = {c["id"] for c in rows
+                   if not _decided(current, c["id"]) and not self._available(c["id"])}
+        if not missing:
+            return rows
+        with self._lock:
+            self._recheck = True
+            start = not self._active and not self._closed
+        if start:
+            self._start_worker()
+        return [c for c in rows if c["id"] not in missing]
 
     def _selection(self, batch_ids: set[str], current: dict[str, dict[str, Any]]) -> str:
         """How a batch was chosen: ``"random start"`` while the strategy's cold start ran.
@@ -737,7 +864,9 @@ class LabelingCampaign:
             ``error``), ``message``, ``progress`` (0-1 estimate or None),
             ``elapsed`` (seconds in this phase); ``session`` (the session
             folder's name), ``n_events`` (label, skip and undo events so far:
-            it changes whenever any client records one),
+            it changes whenever any client records one), ``n_dropped``
+            (batch images dropped because their file disappeared or became
+            unreadable, each replaced by the strategy's next pick),
             ``cold_start_per_class``.
 
         Examples
@@ -760,10 +889,13 @@ class LabelingCampaign:
             if phase == "fine-tuning" and progress is not None and self._expected:
                 progress = min(0.95, elapsed / self._expected)
         batch = self._store.batch(round_)
+        if phase == "labeling":
+            batch = self._look_for_missing(batch, current)
         rounds = self._store.rounds()
         return {
             "session": self.session.resolve().name,
             "n_events": self._store.n_events(),
+            "n_dropped": len(self._store.dropped()),
             "cold_start_per_class": getattr(self.strategy, "cold_start_per_class", 0),
             "classes": list(self.classes),
             "counts": counts,
@@ -800,9 +932,14 @@ class LabelingCampaign:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["file", "label", "round", "time"])
-        rows = [e for e in self._store.current().values() if e["kind"] == "label"]
-        for e in sorted(rows, key=lambda e: e["file"]):
-            writer.writerow([e["file"], e["label"], e["round"], e["time"]])
+        rows = []
+        for candidate, e in self._store.current().items():
+            if e["kind"] == "label":
+                # where the image is now (renamed files included), else where it was labeled
+                file = (self._relative(self._files[candidate]) if candidate in self._present
+                        else e["file"])
+                rows.append((file, e["label"], e["round"], e["time"]))
+        writer.writerows(sorted(rows))
         return out.getvalue()
 
     def import_labels(self, csv_path: str | os.PathLike, annotator: str = "import") -> int:
@@ -865,10 +1002,10 @@ class LabelingCampaign:
         >>> # campaign.labels_from_folders()  # see LabelingCampaign
         """
         rows = []
-        for path in self._files.values():
-            parts = Path(self._relative(path)).parts
+        for file in self._ids_by_file:
+            parts = Path(file).parts
             if len(parts) > 1 and parts[0] in self.classes:
-                rows.append([self._relative(path), parts[0]])
+                rows.append([file, parts[0]])
         if not rows:
             _logger.warning(
                 "no labels from folders: %s has no top-level sub-folder named like a class "
@@ -876,7 +1013,7 @@ class LabelingCampaign:
         return self._record_imported(sorted(rows), "class folders", "folder")
 
     def _record_imported(self, rows: list[list[str]], source: str, annotator: str) -> int:
-        by_file = {self._relative(p): c for c, p in self._files.items()}
+        by_file = self._ids_by_file
         current = self._store.current()
         events, problems = [], []
         round_ = 0 if not self._store.rounds() and self._round == 1 else self._round
@@ -912,6 +1049,12 @@ class LabelingCampaign:
         self.wait_idle(None)
         self._closed = True
         self._store.close()
+        self._session_lock.release()
+
+
+def _decided(current: dict[str, dict[str, Any]], candidate_id: str) -> bool:
+    """Whether a candidate's last event is a label or a skip."""
+    return current.get(candidate_id, {}).get("kind") in ("label", "skip")
 
 
 # states of a card on the page, never class names

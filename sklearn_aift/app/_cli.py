@@ -164,6 +164,16 @@ def _check_listen(host: str, port: int) -> None:
                              f"({exc.strerror or exc})") from None
 
 
+def _check_session_free(session: str) -> None:
+    """One line, before any set-up, when another server holds the session folder."""
+    from ._lock import SessionInUseError, check_session_free
+
+    try:
+        check_session_free(session)
+    except SessionInUseError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _check_paths(args: argparse.Namespace) -> None:
     """One-line errors for a session that is a file and a labels file that is not text."""
     session = args.session
@@ -199,9 +209,9 @@ def run_label(args: argparse.Namespace) -> int:
     Raises
     ------
     UsageError
-        Before anything is served or printed, if the session is a file, the
-        labels file is not text, the host is not an address of this machine
-        or the port is busy.
+        Before anything is served or printed, if the session is a file or is
+        in use by another process, the labels file is not text, the host is
+        not an address of this machine or the port is busy.
     ValueError
         If the folder, classes, strategy or session do not fit.
 
@@ -219,6 +229,7 @@ def run_label(args: argparse.Namespace) -> int:
     from .. import strategies
     from . import _import_web
     from ._campaign import LabelingCampaign
+    from ._lock import SessionInUseError
 
     uvicorn = _import_web("uvicorn")
     create_app = _import_web("._server", __package__).create_app
@@ -226,6 +237,7 @@ def run_label(args: argparse.Namespace) -> int:
 
     _check_paths(args)
     _check_listen(args.host, args.port)
+    _check_session_free(args.session)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     if args.strategy not in strategies.STRATEGY_NAMES:
@@ -236,9 +248,13 @@ def run_label(args: argparse.Namespace) -> int:
     estimator, note = default_estimator(args)
     print(note, file=sys.stderr, flush=True)
     protocol = FrameProtocol(n_patches=args.n_patches, patch_size=args.patch_size)
-    campaign = LabelingCampaign(args.images_dir, args.session, estimator, classes=args.classes,
-                        batch_size=args.batch_size, strategy=strategy, protocol=protocol,
-                        labels=args.labels, labels_from_folders=args.labels_from_folders)
+    try:
+        campaign = LabelingCampaign(
+            args.images_dir, args.session, estimator, classes=args.classes,
+            batch_size=args.batch_size, strategy=strategy, protocol=protocol,
+            labels=args.labels, labels_from_folders=args.labels_from_folders)
+    except SessionInUseError as exc:  # another server took it since the first check
+        raise UsageError(str(exc)) from None
     app = create_app(campaign, token=token)
     shown = "[::1]" if args.host == "::1" else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")

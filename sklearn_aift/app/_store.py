@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS batches (
     patch_proba TEXT NOT NULL,
     PRIMARY KEY (round, position)
 );
+CREATE TABLE IF NOT EXISTS dropped (
+    round INTEGER NOT NULL,
+    candidate TEXT NOT NULL,
+    file TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    time TEXT NOT NULL,
+    PRIMARY KEY (round, candidate)
+);
 CREATE TABLE IF NOT EXISTS rounds (
     round INTEGER PRIMARY KEY,
     n_labels INTEGER NOT NULL,
@@ -155,33 +163,91 @@ class CampaignStore:
 
     # -- batches ----------------------------------------------------------------------
     def save_batch(self, round_: int, rows: list[dict[str, Any]]) -> None:
-        """Record the batch queried for ``round_`` (replacing none: one batch per round)."""
+        """Append candidates to the batch of ``round_``, after those already in it."""
 
         def work(conn: sqlite3.Connection) -> None:
+            (start,) = conn.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM batches WHERE round = ?", (round_,)
+            ).fetchone()
             conn.executemany(
                 "INSERT INTO batches (round, position, candidate, file, score, predicted, "
                 "patch_proba) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (round_, i, r["id"], r["file"], r["score"], r["predicted"],
                      json.dumps(r["patch_proba"]))
-                    for i, r in enumerate(rows)
+                    for i, r in enumerate(rows, start=start)
                 ],
             )
 
         self._write(work)
 
     def batch(self, round_: int) -> list[dict[str, Any]]:
-        """The batch of ``round_`` in ranking order (empty when not queried yet)."""
+        """The batch of ``round_`` in ranking order, dropped candidates left out."""
         rows = self._read(
             "SELECT candidate, file, score, predicted, patch_proba FROM batches "
-            "WHERE round = ? ORDER BY position",
-            (round_,),
+            "WHERE round = ? AND candidate NOT IN (SELECT candidate FROM dropped "
+            "WHERE round = ?) ORDER BY position",
+            (round_, round_),
         )
         return [
             {"id": r[0], "file": r[1], "score": r[2], "predicted": r[3],
              "patch_proba": json.loads(r[4])}
             for r in rows
         ]
+
+    def drop(self, round_: int, rows: list[dict[str, Any]]) -> None:
+        """Take candidates (``id``, ``file``, ``reason``) out of the batch of ``round_``.
+
+        Their events are kept; a candidate dropped twice is recorded once.
+        """
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO dropped (round, candidate, file, reason, time) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(round_, r["id"], r["file"], r["reason"], utc_now()) for r in rows],
+            )
+
+        self._write(work)
+
+    def dropped(self, round_: int | None = None) -> list[dict[str, Any]]:
+        """Candidates dropped from a batch (of ``round_``, or of every round), oldest first."""
+        sql = "SELECT round, candidate, file, reason, time FROM dropped"
+        rows = self._read(sql + " WHERE round = ? ORDER BY rowid" if round_ is not None
+                          else sql + " ORDER BY rowid", () if round_ is None else (round_,))
+        keys = ("round", "id", "file", "reason", "time")
+        return [dict(zip(keys, r)) for r in rows]
+
+    # -- candidate identity -----------------------------------------------------------
+    def rename_candidates(self, ids_by_file: dict[str, str], **meta: Any) -> int:
+        """Give every event, batch entry and drop of a file the id in ``ids_by_file``.
+
+        Rows are matched by their relative ``file``; files absent from the
+        mapping keep their ids. Done in one transaction together with setting
+        ``meta``, so a session is either wholly renamed or not at all.
+
+        Returns
+        -------
+        n_changed : int
+            Rows whose id changed.
+        """
+
+        def work(conn: sqlite3.Connection) -> int:
+            changed = 0
+            pairs = list(ids_by_file.items())
+            for table in ("events", "batches", "dropped"):
+                before = conn.total_changes
+                conn.executemany(
+                    f"UPDATE {table} SET candidate = ? WHERE file = ? AND candidate != ?",
+                    [(new, file, new) for file, new in pairs],
+                )
+                changed += conn.total_changes - before
+            for key, value in meta.items():
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (key, json.dumps(value)))
+            return changed
+
+        return self._write(work)
 
     # -- rounds -----------------------------------------------------------------------
     def complete_round(self, record: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ const state = {
   candidates: [],      // the batch: id, file, score, predicted, patch_proba, label, selection
   selected: 0,
   seenEvents: null,    // status.n_events the page's labels reflect
+  seenDropped: null,   // status.n_dropped the batch on screen reflects
   recent: [],          // latest decisions, newest first (earlier rounds included)
   history: [],         // this page's decisions, for undo: {id, file, before, after}
   lastSaved: null,
@@ -686,18 +687,22 @@ async function poll() {
     const status = await api("GET", "/api/status");
     const newRound = status.round !== state.round;
     // another tab (or client) recorded something: take the server's labels
-    const changed = state.seenEvents !== null && status.n_events !== state.seenEvents &&
-      !queue.length;
+    const changed = (state.seenEvents !== null && status.n_events !== state.seenEvents &&
+      !queue.length) ||
+      // an image left the batch (its file disappeared) and another one replaced it
+      (state.seenDropped !== null && status.n_dropped !== state.seenDropped);
     takeStatus(status);
     if (status.phase === "labeling" && (newRound || changed || !state.candidates.length)) {
       await loadBatch();
       state.seenEvents = status.n_events;
+      state.seenDropped = status.n_dropped;
       refreshRecent();
     } else if (status.phase !== "labeling" && newRound) {
       state.candidates = []; state.round = status.round; renderBatch();
       refreshRecent();
     }
     if (state.seenEvents === null) state.seenEvents = status.n_events;
+    if (state.seenDropped === null) state.seenDropped = status.n_dropped;
     renderSummary();
     document.getElementById("phase").classList.toggle("failed", status.phase === "error");
   } catch (err) { /* setOnline showed the banner */ }
