@@ -117,6 +117,20 @@ class LabelingCampaign:
     ValueError
         If an argument is invalid, or the session was made with other classes
         or another folder.
+    SessionInUseError
+        If another campaign (in this process or another) has the session open.
+
+    Notes
+    -----
+    A candidate is known by its content (the key of
+    :meth:`~sklearn_aift.candidates.CandidateSet.content_keys`), so a file
+    touched, copied or renamed keeps its labels, and files holding the same
+    image are one candidate. Sessions written when candidates were known by
+    path, size and modification time are converted when opened, by the file
+    recorded with each row. An undecided image of the current batch whose file
+    disappears or becomes unreadable is dropped from the batch (its events
+    stay) and the strategy's next pick takes its place. The session folder is
+    locked (``campaign.lock``) until :meth:`close` or the end of the process.
 
     Examples
     --------
