@@ -208,7 +208,7 @@ class LabelingCampaign:
         self._check_session()
         self._set_estimator_classes()
         self._lock = threading.RLock()
-        self._files: dict[str, Path] = {}  # candidate id -> image file (latest scan first)
+        self._files: dict[str, Path] = {}  # id -> its file (the latest scan's when present)
         self._present: set[str] = set()  # ids of the latest scan
         self._ids_by_file: dict[str, str] = {}  # relative file -> id (duplicates included)
         self._skipped: set[Path] = set()  # files skipped and said so
