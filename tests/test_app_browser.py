@@ -370,3 +370,27 @@ def test_viewer_windows_a_16_bit_dicom_at_full_depth(tmp_path, browser):
         assert canvas.get_attribute("data-window") == "135.5,2063"
     finally:
         server.stop()
+
+
+def test_a_card_whose_image_is_deleted_is_replaced_on_the_open_page(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=12)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, batch_size=BATCH)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        wait_round_ready(page, 1)
+        before = batch_ids(page)
+        batch = server.json("GET", "/api/batch")["candidates"]
+        gone = next(c for c in batch if c["id"] == before[1])
+        (images / gone["file"]).unlink()
+        page.wait_for_function(
+            f"(() => {{ const ids = [...document.querySelectorAll('.card')]"
+            f".map(c => c.dataset.id); return ids.length == {BATCH} && "
+            f"!ids.includes('{gone['id']}'); }})()", timeout=60_000)
+        after = batch_ids(page)
+        assert set(before) - {gone["id"]} < set(after)
+        label_round_with_keyboard(page, ["1", "2"] * (BATCH // 2))
+        assert server.wait_until(lambda s: s["completed_rounds"] == 1, timeout=120)
+    finally:
+        server.stop()
