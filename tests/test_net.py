@@ -747,3 +747,29 @@ def test_cuda_mixed_precision(data):
     full = fast_net(freeze=2).fit(X, y)
     cpu = fast_net(freeze=2, device="cpu").fit(X, y)
     np.testing.assert_allclose(full.predict_patch_proba(X), cpu.predict_patch_proba(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("freeze", [-1, 0])
+def test_hq_fits_train_on_new_and_misclassified_candidates(data, freeze):
+    X, y = data
+    net = fast_net(incremental_subset="hq", freeze=freeze).fit(X[:8], y[:8])
+    assert net.n_trained_candidates_ == 8  # the first fit trains on everything
+    wrong = int(np.sum(net.predict(X[:8]) != y[:8]))
+    assert 0 < wrong < 8  # the check below tells the subsets apart
+    net.fit(X[:12], y[:12])
+    assert net.n_trained_candidates_ == 4 + wrong
+    # the default trains on everything it is given
+    lq = fast_net(freeze=freeze).fit(X[:8], y[:8]).fit(X[:12], y[:12])
+    assert lq.n_trained_candidates_ == 12
+
+
+def test_hq_fit_with_nothing_new_and_nothing_wrong_keeps_the_network(data):
+    X, y = data
+    net = fast_net(incremental_subset="hq")
+    net.fit(X[:8], y[:8])
+    right = np.flatnonzero(net.predict(X[:8]) == y[:8])
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    net.fit(X[right], y[right])
+    assert net.n_trained_candidates_ == 0 and net.n_fits_ == 2
+    after = net.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

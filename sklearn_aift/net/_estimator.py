@@ -161,6 +161,13 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         Epochs of the first fit (Table 3, AIFT1).
     max_epochs_incremental : int, default=3
         Epochs of every later fit (Table 3, AIFT+).
+    incremental_subset : {"all", "hq"}, default="all"
+        What a continued fit (``warm_start=True``, fit number >= 1) trains
+        on: ``"all"`` the candidates given; ``"hq"`` those of them not seen by
+        an earlier fit plus the seen ones the current network misclassifies.
+        The first fit and ``partial_fit`` always train on all of them. The
+        candidates seen are remembered by key, not saved in checkpoints (a
+        reloaded network's next fit trains on all it is given).
     batch_size : int, default=64
         Patches per training and inference batch.
     input_size : int, (int, int) or None, default=None
@@ -218,6 +225,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     n_fits_ : int
         Completed fits (``fit`` or ``partial_fit`` calls) since the network
         was initialised.
+    n_trained_candidates_ : int
+        Candidates the latest fit trained on (fewer than given with
+        ``incremental_subset="hq"``).
     net_ : skorch.NeuralNet
         The skorch net of the latest fit (its ``history`` spans all fits).
     module_ : torch.nn.Module
@@ -268,6 +278,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         "gamma_incremental": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "max_epochs_incremental": [Interval(Integral, 1, None, closed="left")],
+        "incremental_subset": [StrOptions({"all", "hq"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
         "freeze": [Integral],
@@ -296,6 +307,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         gamma_incremental: float = 0.1,
         max_epochs: int = 5,
         max_epochs_incremental: int = 3,
+        incremental_subset: str = "all",
         batch_size: int = 64,
         input_size: Any = None,
         freeze: int = -1,
@@ -321,6 +333,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         self.gamma_incremental = gamma_incremental
         self.max_epochs = max_epochs
         self.max_epochs_incremental = max_epochs_incremental
+        self.incremental_subset = incremental_subset
         self.batch_size = batch_size
         self.input_size = input_size
         self.freeze = freeze

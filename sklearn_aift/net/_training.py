@@ -11,6 +11,7 @@ from skorch import NeuralNet
 from torch import nn
 
 from ..candidates import (
+    KeyedCandidates,
     candidate_keys,
     check_candidate_labels,
     check_candidates,
@@ -18,7 +19,7 @@ from ..candidates import (
 )
 from ._building import _derive_seed, cache_for, configure, initial_module
 from ._data import ActivationDataset, PatchDataset, keep_batch
-from ._inference import frozen_activations, n_patches
+from ._inference import forward_candidates, frozen_activations, n_patches
 from ._module import _AIFTModule, cached_input
 from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
 
@@ -79,6 +80,14 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
         logger.info("freeze changed: the optimizer starts without momentum buffers")
         optimizer_state = None
     check_batch_size(est, module)
+    seen_after = None
+    if est.incremental_subset == "hq" and not partial:
+        X, y, seen_after = hq_subset(est, module, X, y, classes_, device, fit_index)
+        if not len(X):  # nothing new and nothing misclassified: the network stays as it is
+            est._seen_keys = seen_after
+            est.n_fits_ = fit_index + 1
+            est.n_trained_candidates_ = 0
+            return est
     if fit_index == 0 and est.weights is None:
         per_batch = max(1, int(est.batch_size) // n_patches(X))
         module.calibrate_norms(
@@ -117,7 +126,43 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
     est.net_ = net
     est.classes_ = classes_
     est.n_fits_ = fit_index + 1
+    est.n_trained_candidates_ = len(X)
+    if seen_after is not None:
+        est._seen_keys = seen_after
     return est
+
+
+def hq_subset(est, module: _AIFTModule, X: Any, y: np.ndarray, classes_: np.ndarray,
+              device: torch.device, fit_index: int) -> tuple[Any, np.ndarray, set]:
+    """ACFT's HQ set: candidates no earlier fit saw, plus seen ones the network misclassifies.
+
+    Returns the selected candidates, their labels and the keys seen after this fit.
+    The first fit keeps every candidate.
+    """
+    keys = candidate_keys(X)
+    seen = getattr(est, "_seen_keys", None) if fit_index > 0 else None
+    seen_after = set(keys.tolist()) | (seen or set())
+    if not seen:
+        return X, y, seen_after
+    if isinstance(X, np.ndarray):
+        X = KeyedCandidates(X, keys)  # indexing keeps the keys: no pixel is digested again
+    old = np.flatnonzero([k in seen for k in keys.tolist()])
+    keep = np.ones(len(y), dtype=bool)
+    if len(old):
+        m = n_patches(X)
+        votes = np.empty((len(old), len(classes_)))
+
+        def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
+            proba = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+            votes[rows] = proba.reshape(len(rows), m, -1).mean(axis=1)
+
+        forward_candidates(module, X[old], device, int(est.batch_size), cache_for(est, module),
+                           collect)
+        keep[old] = classes_[np.argmax(votes, axis=1)] != y[old]
+    rows = np.flatnonzero(keep)
+    logger.info("fit %d trains on %d of %d candidates (%d new, %d misclassified)", fit_index,
+                len(rows), len(y), len(y) - len(old), len(rows) - (len(y) - len(old)))
+    return X[rows], y[rows], seen_after
 
 
 def check_batch_size(est, module: _AIFTModule) -> None:
