@@ -773,3 +773,23 @@ def test_hq_fit_with_nothing_new_and_nothing_wrong_keeps_the_network(data):
     assert net.n_trained_candidates_ == 0 and net.n_fits_ == 2
     after = net.module_.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("batch_size", [7, 16, 37])
+def test_shuffled_batches_are_the_data_loaders(batch_size, drop_last):
+    from torch.utils.data import DataLoader
+
+    from sklearn_aift.net._data import ActivationDataset, ShuffledBatches, keep_batch
+
+    dataset = ActivationDataset(torch.randn(37, 5, 8, 1, 1), np.arange(37) % 2)
+    g_loader, g_ours = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g_loader,
+                        drop_last=drop_last, collate_fn=keep_batch)
+    ours = ShuffledBatches(dataset, batch_size, True, g_ours, drop_last)
+    for _ in range(3):  # epochs: the generator moves on identically
+        expected, got = list(loader), list(ours)
+        assert len(got) == len(expected) == len(ours)
+        for (x, y), (x2, y2) in zip(expected, got):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert torch.equal(g_loader.get_state(), g_ours.get_state())

@@ -18,7 +18,7 @@ from ..candidates import (
     iter_candidate_batches,
 )
 from ._building import _derive_seed, cache_for, configure, initial_module
-from ._data import ActivationDataset, PatchDataset, keep_batch
+from ._data import ActivationDataset, PatchDataset, ShuffledBatches, keep_batch
 from ._inference import forward_candidates, frozen_activations, n_patches
 from ._module import _AIFTModule, cached_input
 from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
@@ -231,6 +231,10 @@ def training_dataset(est, module, X, y_enc, cache, device):
 def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
     callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
     callbacks += list(est.callbacks or [])
+    extra = est._skorch_kwargs()
+    # the DataLoader's batches without its per-batch cost, unless loader settings are given
+    loader = ({} if any(k.startswith("iterator_train__") for k in extra)
+              else {"iterator_train": ShuffledBatches})
     return _TrainableNet(
         module=module,
         criterion=nn.CrossEntropyLoss,
@@ -249,7 +253,8 @@ def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool
         iterator_train__collate_fn=keep_batch,
         optimizer__momentum=float(est.momentum),
         optimizer__param_groups=parameter_groups(module.head_name, base),
-        **est._skorch_kwargs(),
+        **loader,
+        **extra,
     )
 
 
