@@ -24,7 +24,7 @@ equal.
 Usage::
 
     python benchmarks/bench_study.py [--seeds 3] [--rounds 10] [--jobs 2] [--dask 2]
-        [--out /tmp/aift-study]
+        [--out /tmp/aift-study] [--data-dir ../shared/data]
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="/tmp/aift-study")
     p.add_argument("--dataset", default="kvasir_balanced", choices=_datasets.NAMES)
+    p.add_argument("--data-dir", default=str(_datasets.DATA), help="the shared data folder")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--methods", default=",".join(METHODS["last-block"]))
@@ -154,7 +155,7 @@ def main(argv=None):
     logging.getLogger("sklearn_aift.experiment").addHandler(log)
     logging.getLogger("sklearn_aift.experiment").setLevel(logging.INFO)
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    ds = _datasets.load(args.dataset)
+    ds = _datasets.load(args.dataset, Path(args.data_dir))
     X_test, y_test = test_subset(ds)
     methods = args.methods.split(",")
     n_runs = len(methods) * args.seeds
