@@ -113,7 +113,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool):
         net.history_ = history
     cache = cache_for(est, module)
     dataset = training_dataset(est, module, X, y_enc, cache, device)
-    before = {k: v.clone() for k, v in module.backbone.state_dict().items()}
+    before = trainable_state(module)
     devices = [device.index or 0] if device.type == "cuda" else []
     module.set_mode(True)  # once per fit; skorch's per-step train() calls are then free
     with torch.random.fork_rng(devices=devices), cached_input(module, cache is not None):
@@ -165,6 +165,18 @@ def hq_subset(est, module: _AIFTModule, X: Any, y: np.ndarray, classes_: np.ndar
     return X[rows], y[rows], seen_after
 
 
+def trainable_state(module: _AIFTModule) -> dict:
+    """A copy of the state a fit can change: every entry outside the frozen blocks.
+
+    Frozen blocks hold most of the weights and never change in a fit, so they
+    are not copied (a copy of the whole network cost more than a head-only fit).
+    """
+    frozen = tuple(f"{qual}." for block in module.frozen_blocks()
+                   for qual in block)
+    return {k: v.clone() for k, v in module.backbone.state_dict().items()
+            if not k.startswith(frozen)}
+
+
 def check_batch_size(est, module: _AIFTModule) -> None:
     trainable_norms = any(
         isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None
@@ -193,7 +205,7 @@ def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
         finite_outputs = bool(torch.isfinite(module(inputs.to(module.mean.device))).all())
     if finite_loss and finite_outputs:
         return
-    module.backbone.load_state_dict(before)
+    module.backbone.load_state_dict(before, strict=False)
     base, _, _ = learning_rate_plan(est, fit_index)
     names = "lr, head_lr" if fit_index == 0 else "lr_incremental, head_lr_incremental"
     raise FloatingPointError(
