@@ -60,8 +60,8 @@ def main(argv=None):
                        device="cpu", incremental_subset=subset, random_state=seed, **RATES)
 
     frozen = study_activations(net("all", 0), ds.X_pool, X_test, args.activations)
-    print(f"frozen activations: {'read back' if frozen.seconds == 0 else f'{frozen.seconds:.0f} s'}",
-          flush=True)
+    made = "read back" if frozen.seconds == 0 else f"{frozen.seconds:.0f} s"
+    print(f"frozen activations: {made}", flush=True)
     budgets = list(range(10, args.labels + 1, 10))
     curves = {}
     for seed in map(int, args.seeds.split(",")):
