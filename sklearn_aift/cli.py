@@ -193,20 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder (default: %(default)s)")
     cmp.add_argument("--threads", type=_positive_int, default=None,
                      help="CPU threads for torch (default: torch's own choice)")
+    cmp.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                     help="run the (method, seed) runs on N local processes, each with its "
+                     "share of the --threads (default: 1, one after the other)")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_cluster_arguments(cmp)
+    _add_cluster_arguments(cmp, "run the (method, seed) runs")
     _add_cluster_arguments(add_label_parser(sub))
     return parser
 
 
-def _add_cluster_arguments(command: argparse.ArgumentParser) -> None:
-    """``--scheduler`` / ``--workers``: score the pool on a Dask cluster."""
+def _add_cluster_arguments(command: argparse.ArgumentParser,
+                           what: str = "score the pool") -> None:
+    """``--scheduler`` / ``--workers``: ``what`` on a Dask cluster."""
     group = command.add_mutually_exclusive_group()
     group.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="score the pool on the Dask cluster of this scheduler, e.g. "
+                       help=f"{what} on the Dask cluster of this scheduler, e.g. "
                        "tcp://10.0.0.5:8786 (needs the dask extra)")
     group.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                       help="score the pool on a local Dask cluster of N worker processes "
+                       help=f"{what} on a local Dask cluster of N worker processes "
                        "(default: in-process)")
 
 
@@ -218,7 +222,8 @@ def _cluster(args: argparse.Namespace):
 
 
 @contextlib.contextmanager
-def _cluster_or_usage_error(args: argparse.Namespace):
+def _cluster_or_usage_error(args: argparse.Namespace,
+                            doing: str = "Scoring the pool on a Dask cluster"):
     """Enter :func:`_cluster`, reporting a cluster that cannot be used as one line."""
     with contextlib.ExitStack() as stack:
         try:
@@ -226,7 +231,7 @@ def _cluster_or_usage_error(args: argparse.Namespace):
         except (ValueError, ImportError, OSError) as exc:
             raise UsageError(f"cannot use the Dask cluster: {_one_line(exc)}") from None
         if client is not None:
-            print(f"Scoring the pool on a Dask cluster: {client}", flush=True)
+            print(f"{doing}: {client}", flush=True)
         yield client
 
 
@@ -407,6 +412,13 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
         f"{settings['batch_size']}, {settings['seeds']} seed(s)",
         flush=True,
     )
+    if estimator.freeze != 0:
+        shared = "every method" if estimator.weights is None else "every method and seed"
+        print(f"  frozen pass: the frozen blocks' activations of pool and test are computed "
+              f"once and shared by {shared} (kept in {out_dir / 'activations'})"
+              + (", except Learning from Scratch, whose random frozen blocks differ per seed"
+                 if "scratch" in settings["methods"] and estimator.weights is not None
+                 else ""), flush=True)
     start = time.perf_counter()
     results = run_comparison(
         estimator,
@@ -420,6 +432,7 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
         seeds=settings["seeds"],
         full_data=settings.get("full_data", False),
         out_dir=out_dir,
+        n_jobs=getattr(args, "jobs", None),
         verbose=0 if args.quiet else 1,
     )
     elapsed = time.perf_counter() - start
@@ -559,7 +572,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "full_data": args.full_data,
     }
-    with _cluster_or_usage_error(args):
+    n_runs = len(methods) * args.seeds
+    doing = ("Scoring the pool on a Dask cluster" if n_runs == 1
+             else f"Running the {n_runs} (method, seed) runs on a Dask cluster")
+    with _cluster_or_usage_error(args, doing):
         return _run(args, settings=settings, dataset_note=note, X_pool=X_pool, y_pool=y_pool,
                     X_test=X_test, y_test=y_test, estimator=estimator, out_dir=out_dir,
                     title=f"sklearn-aift compare on {note}",

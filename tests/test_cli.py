@@ -152,3 +152,33 @@ def test_positive_errors_are_one_line(capsys, tmp_path):
     assert "--positive 'adenoma' is not a class folder" in err and "['normal', 'polyp']" in err
     err = _error(capsys, ["compare", "--dataset", "synthetic", "--positive", "polyp"])
     assert "--positive is only used with --dataset folder" in err
+
+
+def test_compare_jobs_gives_the_serial_results(tmp_path, capsys, monkeypatch):
+    import sklearn_aift.experiment._tasks as tasks
+    from sklearn_aift.experiment import ResultsTable
+
+    on_processes = []
+    run_on_processes = tasks._on_processes
+    monkeypatch.setattr(tasks, "_on_processes", lambda *a: on_processes.append(a[3]) or
+                        run_on_processes(*a))
+
+    argv = ["compare", "--dataset", "synthetic", "--n-candidates", "40", "--rounds", "2",
+            "--batch-size", "4", "--seeds", "2", "--methods", "entropy_quarter", "ift_random",
+            "--backbone", "mobilenet_v3_small", "--weights", "none", "--input-size", "32",
+            "--patch-size", "32", "--epochs", "1", "--epochs-incremental", "1", "--quiet",
+            "--threads", "1"]
+    columns = ("method", "seed", "round", "n_labels", "auc", "queried")
+
+    def table(out):
+        return [tuple(str(r[c]) for c in columns) for r in ResultsTable.read_json(
+            out / "results.json")]
+
+    assert main(argv + ["--out", str(tmp_path / "serial")]) == 0
+    assert main(argv + ["--out", str(tmp_path / "jobs"), "--jobs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "frozen pass: the frozen blocks' activations of pool and test are computed once" \
+        in printed
+    assert on_processes == [2]  # only the second command ran on two processes
+    assert table(tmp_path / "jobs") == table(tmp_path / "serial")
+    assert list((tmp_path / "jobs" / "activations").glob("*.keys.npy"))

@@ -303,3 +303,122 @@ def test_runner_rejects_bad_arguments(frames):
     with pytest.raises(ValueError, match="positive_label"):
         run_comparison(net, X_pool, y_pool, X_test, y_test, n_rounds=1, positive_label=7,
                        verbose=0)
+
+
+# --------------------------------------------------------------------------- parallel studies
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    """A fixed "pretrained" network: every seed's frozen blocks are the same."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v3_small.pt"
+    torch.save(torchvision.models.mobilenet_v3_small().state_dict(), path)
+    return path
+
+
+def _study(frames, out_dir=None, **kwargs):
+    from sklearn_aift.experiment import run_comparison
+
+    X_pool, y_pool, X_test, y_test = frames
+    settings = dict(methods=["entropy_quarter", "ift_random"], n_rounds=2, batch_size=3,
+                    seeds=[0, 1], verbose=0)
+    settings.update(kwargs)
+    net = settings.pop("net", None) or _net()
+    return run_comparison(net, X_pool, y_pool, X_test, y_test, out_dir=out_dir, **settings)
+
+
+def _same_results(a, b):
+    assert _comparable(a) == _comparable(b)
+    np.testing.assert_array_equal(a["auc"], b["auc"])
+    assert [r["scores"] for r in a] == [r["scores"] for r in b]
+    assert [r["patch_proba"] for r in a] == [r["patch_proba"] for r in b]
+
+
+@pytest.fixture(scope="module")
+def serial_study(frames):
+    return _study(frames, full_data=True)
+
+
+def test_processes_give_the_serial_results_and_resume(frames, serial_study, tmp_path):
+    seen = []
+    parallel = _study(frames, out_dir=tmp_path, n_jobs=2, full_data=True, callback=seen.append)
+    _same_results(parallel, serial_study)
+    np.testing.assert_array_equal(parallel["full_data_auc"], serial_study["full_data_auc"])
+    assert sorted((r["method"], r["seed"], r["round"]) for r in seen) == sorted(
+        (r["method"], r["seed"], r["round"]) for r in serial_study)
+    # every run is stored and marked done: a second call computes nothing
+    again = []
+    _same_results(_study(frames, out_dir=tmp_path, n_jobs=2, full_data=True,
+                         callback=again.append), serial_study)
+    assert again == []
+
+
+def test_progress_counts_the_rounds_of_every_worker(frames, monkeypatch):
+    import sklearn_aift.experiment._runner as runner
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, initial, **kwargs):
+            self.total, self.n = total, initial
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix_str(self, text):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(runner, "tqdm", Bar)
+    _study(frames, n_jobs=2, n_rounds=1, verbose=1)
+    assert bars[0].total == 4 and bars[0].n == 4
+
+
+def test_dask_cluster_gives_the_serial_results(frames, serial_study):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from sklearn_aift.parallel import dask_backend
+
+    with dask_backend(n_workers=2, dashboard_address=None) as client:
+        with distributed.get_task_stream(client=client) as stream:
+            on_dask = _study(frames, full_data=True)
+    _same_results(on_dask, serial_study)
+    np.testing.assert_array_equal(on_dask["full_data_auc"], serial_study["full_data_auc"])
+    runs = {str(t["key"]) for t in stream.data if str(t["key"]).startswith("aift-run-")}
+    assert len(runs) == 6  # 2 methods x 2 seeds + 2 full-data fits
+
+
+def test_one_frozen_pass_per_study_kept_for_the_next_run(frames, weights_file, tmp_path,
+                                                         monkeypatch):
+    from sklearn_aift.net._module import _AIFTModule
+
+    X_pool, y_pool, X_test, y_test = frames
+    patches = []
+    prefix = _AIFTModule.prefix
+
+    def counting_prefix(self, x):
+        patches.append(len(x))
+        return prefix(self, x)
+
+    monkeypatch.setattr(_AIFTModule, "prefix", counting_prefix)
+    net = _net(weights=str(weights_file))
+    first = _study(frames, out_dir=tmp_path, net=net)
+    n_patches = (len(X_pool) + len(X_test)) * X_pool.shape[1]
+    assert sum(patches) == n_patches  # 2 methods x 2 seeds, one pass
+    stored = list((tmp_path / "activations").glob("*.keys.npy"))
+    assert len(stored) == 1 and len(np.load(stored[0])) == len(X_pool) + len(X_test)
+    # the same study with one more seed: the pass is read back, nothing goes through the prefix
+    patches.clear()
+    more = _study(frames, out_dir=tmp_path, net=net, seeds=[0, 1, 2])
+    assert sum(patches) == 0
+    _same_results(more.select(seed=[0, 1]), first)
+    # scratch's random frozen blocks differ per seed: its runs make their own
+    _study(frames, out_dir=tmp_path, net=net, seeds=[0], methods=["scratch"])
+    assert sum(patches) > 0
+    # and a reference without the shared pass gives the same numbers
+    fresh = _study(frames, net=net, seeds=[2], methods=["entropy_quarter"])
+    _same_results(more.select(seed=2, method="entropy_quarter"), fresh)

@@ -751,3 +751,49 @@ def test_cuda_mixed_precision(data):
     full = fast_net(freeze=2).fit(X, y)
     cpu = fast_net(freeze=2, device="cpu").fit(X, y)
     np.testing.assert_allclose(full.predict_patch_proba(X), cpu.predict_patch_proba(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("freeze", [-1, 0])
+def test_hq_fits_train_on_new_and_misclassified_candidates(data, freeze):
+    X, y = data
+    net = fast_net(incremental_subset="hq", freeze=freeze).fit(X[:8], y[:8])
+    assert net.n_trained_candidates_ == 8  # the first fit trains on everything
+    wrong = int(np.sum(net.predict(X[:8]) != y[:8]))
+    assert 0 < wrong < 8  # the check below tells the subsets apart
+    net.fit(X[:12], y[:12])
+    assert net.n_trained_candidates_ == 4 + wrong
+    # the default trains on everything it is given
+    lq = fast_net(freeze=freeze).fit(X[:8], y[:8]).fit(X[:12], y[:12])
+    assert lq.n_trained_candidates_ == 12
+
+
+def test_hq_fit_with_nothing_new_and_nothing_wrong_keeps_the_network(data):
+    X, y = data
+    net = fast_net(incremental_subset="hq")
+    net.fit(X[:8], y[:8])
+    right = np.flatnonzero(net.predict(X[:8]) == y[:8])
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    net.fit(X[right], y[right])
+    assert net.n_trained_candidates_ == 0 and net.n_fits_ == 2
+    after = net.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("batch_size", [7, 16, 37])
+def test_shuffled_batches_are_the_data_loaders(batch_size, drop_last):
+    from torch.utils.data import DataLoader
+
+    from sklearn_aift.net._data import ActivationDataset, ShuffledBatches, keep_batch
+
+    dataset = ActivationDataset(torch.randn(37, 5, 8, 1, 1), np.arange(37) % 2)
+    g_loader, g_ours = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g_loader,
+                        drop_last=drop_last, collate_fn=keep_batch)
+    ours = ShuffledBatches(dataset, batch_size, True, g_ours, drop_last)
+    for _ in range(3):  # epochs: the generator moves on identically
+        expected, got = list(loader), list(ours)
+        assert len(got) == len(expected) == len(ours)
+        for (x, y), (x2, y2) in zip(expected, got):
+            assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert torch.equal(g_loader.get_state(), g_ours.get_state())

@@ -12,8 +12,11 @@ round) and :func:`annotation_saving` turns them into the paper's headline
 figure: how many labels each method needs to reach a target AUC.
 
 Private modules: ``_methods`` (names and strategies), ``_runner`` (the
-simulation), ``_results`` (the table), ``_store`` (resuming) and ``_saving``
-(labels needed, savings and text tables).
+study: checks, store, table), ``_simulation`` (one (method, seed) run),
+``_frozen`` (the study's one frozen pass), ``_tasks`` (running the runs
+in-process, on local processes or on Dask), ``_results`` (the table),
+``_store`` (resuming) and ``_saving`` (labels needed, savings and text
+tables).
 """
 
 from ._methods import (

@@ -6,22 +6,19 @@ import hashlib
 import json
 import logging
 import os
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from ..candidates import check_candidate_labels, check_candidates, find_duplicates
-from ..learner import ActiveLearner
-from ..net import ActivationCache
 from ..strategies import describe_strategy
 from ..utils import check_int
 from ._methods import METHODS, _strategy_for
 from ._results import ResultsTable, _json_safe
+from ._simulation import _Study
+from ._tasks import _execute, _frozen_passes
 from ._store import _STORE_VERSION, _data_fingerprint, _estimator_signature, _ResultStore, _stable_repr
 
 logger = logging.getLogger(__name__)
@@ -69,31 +66,6 @@ def _check_seeds(seeds: Any) -> list[int]:
     return [int(s) for s in seeds]
 
 
-def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, positive: Any) -> float:
-    if len(np.unique(y_true)) < 2:
-        return float("nan")
-    if len(classes) == 2:
-        column = int(np.flatnonzero(classes == positive)[0])
-        return float(roc_auc_score(y_true == positive, proba[:, column]))
-    return float(roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
-
-
-def _evaluate(estimator: Any, X_test: Any, y_test: np.ndarray, classes: np.ndarray,
-              positive: Any) -> tuple[float, float, float]:
-    start = time.perf_counter()
-    proba = np.asarray(estimator.predict_proba(X_test), dtype=np.float64)
-    seconds = time.perf_counter() - start
-    est_classes = np.asarray(getattr(estimator, "classes_", classes))
-    if len(est_classes) != len(classes) or not np.array_equal(est_classes, classes):
-        # align columns with the pool's classes
-        aligned = np.zeros((len(proba), len(classes)))
-        for j, c in enumerate(est_classes):
-            aligned[:, int(np.flatnonzero(classes == c)[0])] = proba[:, j]
-        proba = aligned
-    accuracy = float(np.mean(classes[np.argmax(proba, axis=1)] == y_test))
-    return _roc_auc(y_test, proba, classes, positive), accuracy, seconds
-
-
 def _readable(X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
     """The candidates whose source images can be read (a CandidateSet warns naming the rest)."""
     readable = getattr(X, "readable_mask", None)
@@ -103,101 +75,6 @@ def _readable(X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
     if mask.all():
         return X, y
     return X[np.flatnonzero(mask)], y[mask]
-
-
-def _method_estimator(estimator: Any, method: str, seed: int, cache: Any,
-                      scratch_params: Mapping[str, Any]) -> Any:
-    est = clone(estimator)
-    params: dict[str, Any] = {}
-    names = est.get_params(deep=False)
-    if "random_state" in names:
-        params["random_state"] = seed
-    if cache is not None and "activation_cache" in names:
-        params["activation_cache"] = cache
-    if method == "scratch":
-        params.update(scratch_params)
-    return est.set_params(**params)
-
-
-def _simulate(
-    method: str,
-    strategy: Callable,
-    seed: int,
-    estimator: Any,
-    X_pool: Any,
-    y_pool: np.ndarray,
-    X_test: Any,
-    y_test: np.ndarray,
-    classes: np.ndarray,
-    positive: Any,
-    n_rounds: int,
-    batch_size: int,
-    patch_proba_rounds: set[int],
-) -> Iterator[dict[str, Any]]:
-    """Run one (method, seed) with the ActiveLearner and yield one row per round."""
-    learner = ActiveLearner(estimator, query_strategy=strategy, classes=classes,
-                            random_state=seed)
-    current_round = 0
-    recorded: dict[str, Any] = {}
-    pos_column = int(np.flatnonzero(classes == positive)[0])
-
-    def oracle(indices: np.ndarray) -> np.ndarray:
-        indices = np.asarray(indices, dtype=np.intp)
-        if current_round in patch_proba_rounds:
-            # the predictions the strategy ranked (the model before this round's fine-tuning)
-            P = learner.estimator.predict_patch_proba(X_pool[indices])
-            recorded["patch_proba"] = np.round(P[..., pos_column], 5).tolist()
-        return y_pool[indices]
-
-    auc, accuracy, eval_time = _evaluate(learner.estimator, X_test, y_test, classes, positive)
-    yield {  # round 0: M0, before any label (the cold start's starting point)
-        "method": method, "seed": seed, "round": 0, "n_labels": 0, "n_positive": 0,
-        "n_negative": 0, "auc": auc, "accuracy": accuracy, "score_time": 0.0,
-        "train_time": 0.0, "eval_time": eval_time, "queried": [], "scores": [],
-        "patch_proba": None,
-    }
-    for r in range(1, n_rounds + 1):
-        current_round = r
-        recorded.clear()
-        # one round of Alg. 1; with identical candidates in the pool it may add fewer labels
-        indices, X_query = learner.query(X_pool, n_instances=batch_size)
-        learner.teach(X_query, oracle(indices), indices=indices, annotator="oracle")
-        entry = learner.history_[-1]
-        queried = np.asarray(entry["queried"], dtype=np.intp)
-        new_labels = int(entry["n_new"])
-        if new_labels < len(queried):
-            logger.info("%s, seed %d, round %d: %d new label(s) of %d queried (identical "
-                        "candidates count once)", method, seed, r, new_labels, len(queried))
-        auc, accuracy, eval_time = _evaluate(learner.estimator, X_test, y_test, classes, positive)
-        n_pos = int(np.sum(y_pool[queried] == positive))
-        yield {
-            "method": method,
-            "seed": seed,
-            "round": r,
-            "n_labels": int(entry["n_labels"]),
-            "n_positive": n_pos,
-            "n_negative": int(len(queried) - n_pos),
-            "auc": auc,
-            "accuracy": accuracy,
-            "score_time": float(entry.get("scoring_time") or 0.0),
-            "train_time": float(entry.get("training_time") or 0.0),
-            "eval_time": eval_time,
-            "queried": queried.tolist(),
-            "scores": [None if s is None else float(s) for s in entry.get("scores", [])],
-            "patch_proba": recorded.get("patch_proba"),
-        }
-
-
-def _full_data_auc(estimator: Any, seed: int, cache: Any, X_pool: Any, y_pool: np.ndarray,
-                   X_test: Any, y_test: np.ndarray, classes: np.ndarray,
-                   positive: Any) -> dict[str, Any]:
-    est = _method_estimator(estimator, "full_data", seed, cache, {})
-    start = time.perf_counter()
-    est.fit(X_pool, y_pool)
-    train_time = time.perf_counter() - start
-    auc, accuracy, _ = _evaluate(est, X_test, y_test, classes, positive)
-    return {"type": "full_data", "seed": seed, "auc": auc, "accuracy": accuracy,
-            "n_labels": int(len(y_pool)), "train_time": train_time}
 
 
 def run_comparison(
@@ -217,6 +94,7 @@ def run_comparison(
     positive_label: Any = None,
     out_dir: str | os.PathLike | None = None,
     callback: Callable[[dict[str, Any]], Any] | None = None,
+    n_jobs: int | None = None,
     verbose: int = 1,
 ) -> ResultsTable:
     """Simulate annotation with several methods and seeds against an oracle.
@@ -237,11 +115,23 @@ def run_comparison(
     network (``random_state=seed`` for the estimator and the strategy), so
     differences come from the queries.
 
-    When the estimator has an ``activation_cache`` parameter set to ``"auto"``,
-    one :class:`~sklearn_aift.net.ActivationCache` is shared by all the nets of
-    the run, so the frozen-prefix activations of the pool and the test set are
-    computed once (per distinct frozen prefix: the scratch nets have their
-    own). Pass ``activation_cache=None`` in the estimator to switch that off.
+    **One frozen pass per study.** When the estimator keeps frozen-prefix
+    activations (an ``activation_cache`` parameter that is not None, and
+    frozen blocks), the activations of the pool and the test set are computed
+    once, before any run, and every method and seed starts from them, in
+    this process or in a worker. With ``out_dir`` they are kept in
+    ``out_dir/activations/`` (one file per frozen part, named by its
+    fingerprint) and read back when the study is run again, with more methods
+    or seeds. Learning from Scratch is the exception: its frozen blocks are
+    random and differ per seed, so each of its runs makes its own pass. Pass
+    ``activation_cache=None`` in the estimator to switch caching off.
+
+    **Parallel runs.** The (method, seed) runs are independent and seeded:
+    with ``n_jobs`` they run on that many local processes (joblib), and under
+    ``joblib.parallel_config(backend="dask")`` (see
+    :func:`sklearn_aift.parallel.dask_backend`) one Dask task per run on the
+    cluster. The results are those of a serial run; rows are stored when their
+    run finishes, and the progress bar counts the rounds done by all workers.
 
     **Resuming.** With ``out_dir``, every row is appended to a store in
     ``out_dir/store/`` (one JSON-lines file per configuration, named by a hash
@@ -305,6 +195,12 @@ def run_comparison(
         (nothing is resumable).
     callback : callable, default=None
         ``callback(row)`` after each round's row is stored.
+    n_jobs : int or None, default=None
+        Local processes running the (method, seed) runs through joblib; None
+        means 1 unless a surrounding :func:`joblib.parallel_config` says
+        otherwise; -1 uses every core. Under a Dask backend the runs go to the
+        cluster whatever ``n_jobs`` says. Each process runs torch with its
+        share of this process's threads.
     verbose : int, default=1
         0 is silent; 1 shows a tqdm progress bar over methods x seeds x rounds.
 
@@ -376,10 +272,9 @@ def run_comparison(
         )
     scratch_params = {"weights": None} if scratch_params is None else dict(scratch_params)
     rounds_kept = {int(r) for r in patch_proba_rounds}
-
-    cache = None
-    if getattr(estimator, "activation_cache", None) == "auto":
-        cache = ActivationCache(max_bytes=None)
+    if n_jobs is not None and (isinstance(n_jobs, bool)
+                               or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
 
     store = None
     records: list[dict[str, Any]] = []
@@ -422,6 +317,35 @@ def run_comparison(
             if not (r.get("type") == "round" and (r["method"], r["seed"]) in stale)
         )
 
+    # what is left to compute, in the order of a serial run
+    tasks: list[tuple[str, str | None, int]] = []
+    for seed in seeds:
+        if full_data and seed not in full:
+            tasks.append(("full_data", None, seed))
+        tasks += [("run", method, seed) for method in methods if (method, seed) not in done]
+    study = _Study(estimator, X_pool, y_pool, X_test, y_test, classes, positive, n_rounds,
+                   batch_size, rounds_kept, scratch_params, strategies_of)
+    frozen = _frozen_passes(study, tasks, None if out_dir is None else out_dir / "activations")
+
+    def emit(record: dict[str, Any]) -> None:
+        if store is not None:
+            store.append(record)
+        if record["type"] == "full_data":
+            full[record["seed"]] = record
+            return
+        rows.setdefault((record["method"], record["seed"]), []).append(record)
+        logger.info("%s seed %d round %d: %d labels, AUC %.4f", record["method"],
+                    record["seed"], record["round"], record["n_labels"], record["auc"])
+        if callback is not None:
+            callback({k: v for k, v in record.items() if k != "type"})
+
+    def finish(kind: str, method: str | None, seed: int) -> None:
+        if kind == "run":
+            done.add((method, seed))
+            if store is not None:
+                store.append({"type": "done", "method": method, "seed": seed,
+                              "n_rounds": n_rounds})
+
     n_done = sum(1 for m in methods for s in seeds if (m, s) in done)
     progress = tqdm(
         total=len(methods) * len(seeds) * n_rounds,
@@ -431,36 +355,7 @@ def run_comparison(
         unit="round",
     )
     try:
-        for seed in seeds:
-            if full_data and seed not in full:
-                progress.set_postfix_str(f"full data, seed {seed}")
-                rec = _full_data_auc(estimator, seed, cache, X_pool, y_pool, X_test, y_test,
-                                     classes, positive)
-                full[seed] = rec
-                if store is not None:
-                    store.append(rec)
-            for method in methods:
-                if (method, seed) in done:
-                    continue
-                progress.set_postfix_str(f"{method}, seed {seed}")
-                est = _method_estimator(estimator, method, seed, cache, scratch_params)
-                made = []
-                for row in _simulate(method, strategies_of[method], seed, est, X_pool, y_pool, X_test, y_test,
-                                     classes, positive, n_rounds, batch_size, rounds_kept):
-                    record = {"type": "round", **row}
-                    if store is not None:
-                        store.append(record)
-                    made.append(record)
-                    progress.update(1 if row["round"] else 0)
-                    logger.info("%s seed %d round %d: %d labels, AUC %.4f", method, seed,
-                                row["round"], row["n_labels"], row["auc"])
-                    if callback is not None:
-                        callback(dict(row))
-                rows[(method, seed)] = made
-                done.add((method, seed))
-                if store is not None:
-                    store.append({"type": "done", "method": method, "seed": seed,
-                                  "n_rounds": n_rounds})
+        _execute(study, tasks, frozen, n_jobs, progress, emit, finish)
     finally:
         progress.close()
 

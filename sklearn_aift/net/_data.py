@@ -60,3 +60,39 @@ class ActivationDataset(torch.utils.data.Dataset):
     def __getitems__(self, indices: list) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(indices, dtype=torch.int64)
         return self.flat[index], self.y[index]
+
+
+class ShuffledBatches:
+    """The batches of ``DataLoader(dataset, batch_size, shuffle=True, generator=generator)``.
+
+    The same batches in the same order, drawing the same numbers from
+    ``generator`` (the loader's base-seed draw and its sampler's two
+    permutations per epoch), without the loader's per-batch machinery: one
+    ``dataset.__getitems__`` per batch with a tensor of indices. Built by
+    skorch as its training iterator (``iterator_train``).
+    """
+
+    def __init__(self, dataset: Any, batch_size: int, shuffle: bool = True,
+                 generator: torch.Generator | None = None, drop_last: bool = False,
+                 collate_fn: Any = None) -> None:
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = torch.Generator() if generator is None else generator
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n, b = len(self.dataset), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        n, b = len(self.dataset), self.batch_size
+        if self.shuffle:
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+            order = torch.randperm(n, generator=self.generator)
+            torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.arange(n)
+        stop = n - n % b if self.drop_last else n
+        for start in range(0, stop, b):
+            yield self.dataset.__getitems__(order[start:start + b])

@@ -127,6 +127,13 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         Epochs of the first fit (Table 3, AIFT1).
     max_epochs_incremental : int, default=3
         Epochs of every later fit (Table 3, AIFT+).
+    incremental_subset : {"all", "hq"}, default="all"
+        What a continued fit (``warm_start=True``, fit number >= 1) trains
+        on: ``"all"`` the candidates given; ``"hq"`` those of them not seen by
+        an earlier fit plus the seen ones the current network misclassifies.
+        The first fit and ``partial_fit`` always train on all of them. The
+        candidates seen are remembered by key, not saved in checkpoints (a
+        reloaded network's next fit trains on all it is given).
     batch_size : int, default=64
         Patches per training and inference batch.
     input_size : int, (int, int) or None, default=None
@@ -184,6 +191,9 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
     n_fits_ : int
         Completed fits (``fit`` or ``partial_fit`` calls) since the network
         was initialised.
+    n_trained_candidates_ : int
+        Candidates the latest fit trained on (fewer than given with
+        ``incremental_subset="hq"``).
     net_ : skorch.NeuralNet
         The skorch net of the latest fit (its ``history`` spans all fits).
     module_ : torch.nn.Module
@@ -234,6 +244,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         "gamma_incremental": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "max_epochs_incremental": [Interval(Integral, 1, None, closed="left")],
+        "incremental_subset": [StrOptions({"all", "hq"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "input_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
         "freeze": [Integral],
@@ -262,6 +273,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         gamma_incremental: float = 0.1,
         max_epochs: int = 5,
         max_epochs_incremental: int = 3,
+        incremental_subset: str = "all",
         batch_size: int = 64,
         input_size: Any = None,
         freeze: int = -1,
@@ -287,6 +299,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         self.gamma_incremental = gamma_incremental
         self.max_epochs = max_epochs
         self.max_epochs_incremental = max_epochs_incremental
+        self.incremental_subset = incremental_subset
         self.batch_size = batch_size
         self.input_size = input_size
         self.freeze = freeze
@@ -690,11 +703,17 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         """
         return self._set_fitted(*fit_network(self, X, y, classes=classes, partial=True))
 
-    def _set_fitted(self, net: Any, classes: np.ndarray, n_fits: int) -> "AIFTNet":
+    def _set_fitted(self, net: Any, classes: np.ndarray, n_fits: int,
+                    n_trained_candidates: int | None = None,
+                    seen_keys: set | None = None) -> "AIFTNet":
         """Assign the fitted state (from a fit or a checkpoint): the one place it is written."""
         self.net_ = net
         self.classes_ = classes
         self.n_fits_ = n_fits
+        if n_trained_candidates is not None:
+            self.n_trained_candidates_ = n_trained_candidates
+        if seen_keys is not None:
+            self._seen_keys = seen_keys
         return self
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:

@@ -44,14 +44,17 @@ def frozen_activations(
     cache: ActivationCache,
     device: torch.device,
     batch_size: int,
+    fingerprint: str | None = None,
 ) -> torch.Tensor:
     """Cached activations ``(len(rows), m, ...)`` of candidates ``X[rows]``.
 
     Candidates the cache lacks go through the frozen prefix in batches of
     about ``batch_size`` patches and are stored; when the cache is full they
-    are kept for this call only.
+    are kept for this call only. ``fingerprint`` is the module's (computed
+    here when None; a caller looping over chunks computes it once).
     """
-    fingerprint = module.fingerprint(device)
+    if fingerprint is None:
+        fingerprint = module.fingerprint(device)
     m = n_patches(X)
     missing = cache.missing(fingerprint, keys)
     unstored: dict[int, torch.Tensor] = {}
@@ -113,9 +116,11 @@ def forward_candidates(
         keys = candidate_keys(X)
         copy_input = not isinstance(module.backbone, _NO_INPLACE_ON_INPUT)
         per_chunk = max(1, CHUNK_PATCHES // m)
+        fingerprint = module.fingerprint(device)  # frozen weights do not change in a call
         for start in range(0, n, per_chunk):
             rows = np.arange(start, min(start + per_chunk, n))
-            acts = frozen_activations(module, X, rows, keys[rows], cache, device, batch_size)
+            acts = frozen_activations(module, X, rows, keys[rows], cache, device, batch_size,
+                                      fingerprint)
             acts = acts.reshape(len(rows) * m, *acts.shape[2:])
             if copy_input:
                 acts = acts.clone()

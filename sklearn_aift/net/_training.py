@@ -11,6 +11,7 @@ from skorch import NeuralNet
 from torch import nn
 
 from ..candidates import (
+    KeyedCandidates,
     candidate_keys,
     check_candidate_labels,
     check_candidates,
@@ -18,8 +19,8 @@ from ..candidates import (
 )
 from ..utils import derive_seed
 from ._building import cache_for, configure, initial_module
-from ._data import ActivationDataset, PatchDataset, keep_batch
-from ._inference import frozen_activations, n_patches
+from ._data import ActivationDataset, PatchDataset, ShuffledBatches, keep_batch
+from ._inference import forward_candidates, frozen_activations, n_patches
 from ._module import _AIFTModule, cached_input
 from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
 
@@ -52,8 +53,10 @@ def continuing(est, partial: bool) -> bool:
 def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
     """Fine-tune ``est``'s network on ``(X, y)``: one fit or one ``partial_fit`` epoch.
 
-    Returns ``(net, classes_, n_fits_)``, the fitted state that
-    :class:`AIFTNet` assigns to itself (:meth:`AIFTNet._set_fitted`).
+    Returns ``(net, classes_, n_fits_, n_trained_candidates_, seen_keys)``, the
+    fitted state that :class:`AIFTNet` assigns to itself
+    (:meth:`AIFTNet._set_fitted`); ``seen_keys`` (the candidates fits have seen,
+    for ``incremental_subset="hq"``) is None otherwise.
     """
     est._check_all_params()
     X = check_candidates(X)
@@ -85,6 +88,11 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
         logger.info("freeze changed: the optimizer starts without momentum buffers")
         optimizer_state = None
     check_batch_size(est, module)
+    seen_after = None
+    if est.incremental_subset == "hq" and not partial:
+        X, y, seen_after = hq_subset(est, module, X, y, classes_, device, fit_index)
+        if not len(X):  # nothing new and nothing misclassified: the network stays as it is
+            return est.net_, classes_, fit_index + 1, 0, seen_after
     if fit_index == 0 and est.weights is None:
         per_batch = max(1, int(est.batch_size) // n_patches(X))
         module.calibrate_norms(
@@ -110,7 +118,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
         net.history_ = history
     cache = cache_for(est, module)
     dataset = training_dataset(est, module, X, y_enc, cache, device)
-    before = {k: v.clone() for k, v in module.backbone.state_dict().items()}
+    before = trainable_state(module)
     devices = [device.index or 0] if device.type == "cuda" else []
     module.set_mode(True)  # once per fit; skorch's per-step train() calls are then free
     with torch.random.fork_rng(devices=devices), cached_input(module, cache is not None):
@@ -120,7 +128,52 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
         net.notify("on_train_end", X=dataset, y=None)
     module.set_mode(False)
     check_converged(est, module, net, dataset, cache is not None, before, fit_index)
-    return net, classes_, fit_index + 1
+    return net, classes_, fit_index + 1, len(X), seen_after
+
+
+def hq_subset(est, module: _AIFTModule, X: Any, y: np.ndarray, classes_: np.ndarray,
+              device: torch.device, fit_index: int) -> tuple[Any, np.ndarray, set]:
+    """ACFT's HQ set: candidates no earlier fit saw, plus seen ones the network misclassifies.
+
+    Returns the selected candidates, their labels and the keys seen after this fit.
+    The first fit keeps every candidate.
+    """
+    keys = candidate_keys(X)
+    seen = getattr(est, "_seen_keys", None) if fit_index > 0 else None
+    seen_after = set(keys.tolist()) | (seen or set())
+    if not seen:
+        return X, y, seen_after
+    if isinstance(X, np.ndarray):
+        X = KeyedCandidates(X, keys)  # indexing keeps the keys: no pixel is digested again
+    old = np.flatnonzero([k in seen for k in keys.tolist()])
+    keep = np.ones(len(y), dtype=bool)
+    if len(old):
+        m = n_patches(X)
+        votes = np.empty((len(old), len(classes_)))
+
+        def collect(rows: np.ndarray, logits: torch.Tensor) -> None:
+            proba = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+            votes[rows] = proba.reshape(len(rows), m, -1).mean(axis=1)
+
+        forward_candidates(module, X[old], device, int(est.batch_size), cache_for(est, module),
+                           collect)
+        keep[old] = classes_[np.argmax(votes, axis=1)] != y[old]
+    rows = np.flatnonzero(keep)
+    logger.info("fit %d trains on %d of %d candidates (%d new, %d misclassified)", fit_index,
+                len(rows), len(y), len(y) - len(old), len(rows) - (len(y) - len(old)))
+    return X[rows], y[rows], seen_after
+
+
+def trainable_state(module: _AIFTModule) -> dict:
+    """A copy of the state a fit can change: every entry outside the frozen blocks.
+
+    Frozen blocks hold most of the weights and never change in a fit, so they
+    are not copied (a copy of the whole network cost more than a head-only fit).
+    """
+    frozen = tuple(f"{qual}." for block in module.frozen_blocks()
+                   for qual in block)
+    return {k: v.clone() for k, v in module.backbone.state_dict().items()
+            if not k.startswith(frozen)}
 
 
 def check_batch_size(est, module: _AIFTModule) -> None:
@@ -155,7 +208,7 @@ def check_converged(est, module: _AIFTModule, net: NeuralNet, dataset: Any,
         finite_outputs = bool(torch.isfinite(module(inputs.to(module.mean.device))).all())
     if finite_loss and finite_outputs:
         return
-    module.backbone.load_state_dict(before)
+    module.backbone.load_state_dict(before, strict=False)
     base, _, _ = learning_rate_plan(est, fit_index)
     names = "lr, head_lr" if fit_index == 0 else "lr_incremental, head_lr_incremental"
     raise FloatingPointError(
@@ -193,6 +246,10 @@ def training_dataset(est, module, X, y_enc, cache, device):
 def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool) -> NeuralNet:
     callbacks = [("aift_lr_schedule", LRSchedule(base, gamma))]
     callbacks += list(est.callbacks or [])
+    extra = est._skorch_kwargs()
+    # the DataLoader's batches without its per-batch cost, unless loader settings are given
+    loader = ({} if any(k.startswith("iterator_train__") for k in extra)
+              else {"iterator_train": ShuffledBatches})
     return _TrainableNet(
         module=module,
         criterion=nn.CrossEntropyLoss,
@@ -211,7 +268,8 @@ def make_skorch_net(est, module, device, base, gamma, generator, drop_last: bool
         iterator_train__collate_fn=keep_batch,
         optimizer__momentum=float(est.momentum),
         optimizer__param_groups=parameter_groups(module.head_name, base),
-        **est._skorch_kwargs(),
+        **loader,
+        **extra,
     )
 
 
