@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,6 +58,46 @@ def wait_phase(url: str, phases: tuple, timeout: float = 300) -> dict:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"phase {phases} not reached")
+
+
+def dicom_screenshot(browser, tmp: Path) -> None:
+    """The viewer on a 16-bit CT slice (pydicom's own test file), windowed by a right-drag."""
+    from pydicom.data import get_testdata_file
+
+    images = tmp / "dicom"
+    images.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), images / "ct_slice.dcm")
+    shutil.copy(get_testdata_file("MR_small.dcm"), images / "mr_slice.dcm")
+    frames = make_colonoscopy_frames(n_frames=2, frame_size=128, random_state=1).frames
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(images / f"frame_{i}.png")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "sklearn_aift.cli", "label", str(images), "--session",
+           str(tmp / "dicom-session"), "--batch-size", "4", "--port", str(port),
+           "--token", TOKEN]
+    server = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        wait_phase(url, ("labeling",))
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/?token={TOKEN}")
+        page.wait_for_function("document.querySelectorAll('.card').length == 4")
+        page.locator(".card", has=page.locator(".file", has_text="ct_slice.dcm")).locator(
+            ".thumb").click()
+        page.wait_for_function("document.querySelector('#viewer-info').textContent"
+                               ".includes('values')")
+        box = page.locator("#viewer-canvas").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(cx, cy)
+        page.mouse.down(button="right")  # about C 40 / W 400 HU: a soft-tissue window
+        page.mouse.move(cx - 250, cy + 14)
+        page.mouse.up(button="right")
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(OUT / "viewer_dicom.png"))
+        page.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
 
 
 def main() -> None:
@@ -129,6 +170,7 @@ def main() -> None:
             page.wait_for_timeout(500)
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(OUT / "round_2.png"))
+            dicom_screenshot(browser, tmp)
             browser.close()
     finally:
         server.send_signal(signal.SIGTERM)
