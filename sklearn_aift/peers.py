@@ -49,15 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from ._cold_start import in_cold_start
 from ._strategy_context import strategy_context
-from ._strategy_inputs import (
-    _check_n_instances,
-    _on_remaining,
-    _pool_size,
-    _remaining,
-    patch_proba,
-)
+from ._strategy_inputs import _on_remaining, patch_proba
 from .candidates import iter_candidate_batches
 from .strategies import _check_cold_start, _check_per_class, _Strategy
 from .utils import check_random_state
@@ -235,14 +228,10 @@ class _PeerStrategy(_Strategy):
             indices outside the pool or covers all of it, or the network's
             outputs are invalid.
         """
-        n_instances = _check_n_instances(n_instances)
-        n_pool = _pool_size(X_pool)
-        keep = _remaining(exclude, n_pool)
-        if self.cold_start is not None and in_cold_start(learner, self.cold_start_per_class):
-            picked = self._cold_start_batch(learner, X_pool, keep, n_pool, n_instances,
-                                            random_state)
-            if picked is not None:
-                return picked
+        n_instances, n_pool, keep, picked = self._start(learner, X_pool, n_instances,
+                                                        random_state, exclude)
+        if picked is not None:
+            return picked
         seed = 0 if random_state is None else _seed(random_state)
         n = min(n_instances, len(keep))
         positions, scores = self._select(learner, X_pool, keep, n_pool, n, seed)

@@ -188,14 +188,10 @@ class _Strategy:
             indices outside the pool or covers all of it, the patch
             probabilities are invalid or ``random_state`` is not a valid seed.
         """
-        n_instances = _check_n_instances(n_instances)
-        n_pool = _pool_size(X_pool)
-        keep = _remaining(exclude, n_pool)
-        if self.cold_start is not None and in_cold_start(learner, self.cold_start_per_class):
-            picked = self._cold_start_batch(learner, X_pool, keep, n_pool, n_instances,
-                                            random_state)
-            if picked is not None:
-                return picked
+        n_instances, n_pool, keep, picked = self._start(learner, X_pool, n_instances,
+                                                        random_state, exclude)
+        if picked is not None:
+            return picked
         scores = self._scores(
             learner, X_pool, keep, n_pool, random_state,
             n_jobs=kwargs.get("n_jobs"), chunk_size=kwargs.get("chunk_size"),
@@ -207,6 +203,20 @@ class _Strategy:
     def _batch(self, learner, X_pool, keep, n_pool, scores, n_instances, random_state):
         """Positions in ``scores`` of the batch: the top ``n_instances``."""
         return np.argsort(-scores, kind="stable")[:n_instances]
+
+    def _start(self, learner, X_pool, n_instances, random_state, exclude):
+        """The checked ``n_instances``, the pool size, the positions left, the cold-start batch.
+
+        The batch is None once the cold start is over (or the strategy has none).
+        """
+        n_instances = _check_n_instances(n_instances)
+        n_pool = _pool_size(X_pool)
+        keep = _remaining(exclude, n_pool)
+        picked = None
+        if self.cold_start is not None and in_cold_start(learner, self.cold_start_per_class):
+            picked = self._cold_start_batch(learner, X_pool, keep, n_pool, n_instances,
+                                            random_state)
+        return n_instances, n_pool, keep, picked
 
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
