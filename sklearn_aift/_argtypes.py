@@ -30,3 +30,5 @@ positive_int = number_type(int, lambda v: v >= 1, "a positive integer")
 any_int = number_type(int, lambda v: True, "an integer")
 fraction = number_type(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 positive_float = number_type(float, lambda v: v > 0, "a positive number")
+#: A patch or input side: 8 to 2048 pixels (larger ones exhaust memory long before use).
+image_side = number_type(int, lambda v: 8 <= v <= 2048, "a side of 8 to 2048 pixels")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._argtypes import any_int, positive_float, positive_int
+from ._argtypes import UsageError, any_int, image_side, positive_float, positive_int
 
 # command-line option -> AIFTNet parameter, for the training options
 _TRAINING_PARAMS = {
@@ -40,7 +40,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, backbone: str | None
     """
     parser.add_argument("--backbone", default=backbone, help=backbone_help)
     parser.add_argument("--weights", default=weights, help=weights_help)
-    parser.add_argument("--input-size", type=positive_int, default=64,
+    parser.add_argument("--input-size", type=image_side, default=64,
                         help="side patches are resized to inside the network (default: 64)")
     add_device_argument(parser)
 
@@ -129,3 +129,29 @@ def make_estimator(backbone: str, weights: Any, **params: Any) -> Any:
     if isinstance(weights, str) and weights.lower() == "none":
         weights = None
     return AIFTNet(backbone, weights=weights, **{"batch_size": 64, **params})
+
+
+def check_model(estimator: Any, X: Any) -> None:
+    """Build the network and predict one candidate, so bad model arguments fail before any work.
+
+    Parameters
+    ----------
+    estimator : AIFTNet
+        The sub-command's network (a clone is built; ``estimator`` is untouched).
+    X : candidate array or CandidateSet
+        Candidates, the first of which is predicted.
+
+    Raises
+    ------
+    UsageError
+        Naming what is wrong (backbone, weights, device, sizes), in one line.
+    """
+    import numpy as np
+    from sklearn.base import clone
+
+    try:
+        clone(estimator).set_params(activation_cache=None).predict_patch_proba(
+            X[np.array([0])]
+        )
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        raise UsageError(" ".join(str(exc).split()) or type(exc).__name__) from None

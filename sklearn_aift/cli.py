@@ -29,6 +29,7 @@ from ._model_args import (
     add_device_argument,
     add_model_arguments,
     add_training_arguments,
+    check_model,
     make_estimator,
     training_params,
 )
@@ -353,16 +354,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _preflight(estimator: Any, X: Any) -> None:
-    """Build the network and predict one candidate: fails fast on weights, names, sizes."""
-    import numpy as np
-    from sklearn.base import clone
-
-    clone(estimator).set_params(activation_cache=None).predict_patch_proba(
-        X[np.array([0])]
-    )
-
-
 def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: str,
          X_pool: Any, y_pool: Any, X_test: Any, y_test: Any, estimator: Any,
          out_dir: Path, title: str, duplicates: str | None = None) -> int:
@@ -390,10 +381,7 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
     from .plotting import warn_small_test_set
 
     warn_small_test_set(len(X_test))
-    try:
-        _preflight(estimator, X_pool)
-    except (ValueError, TypeError, OSError, RuntimeError) as exc:
-        raise UsageError(_one_line(exc)) from None
+    check_model(estimator, X_pool)
 
     print(f"{title}")
     print(

@@ -437,6 +437,12 @@ LABEL = ["label", "--batch-size", "2"]
     (["--host", "999.1.1.1"], "--host 999.1.1.1: not an address"),
     (["--session", "FILE"], "exists and is not a folder"),
     (["--labels", "BINARY"], "not a UTF-8 text CSV file"),
+    (["--backbone", "nope"], "backbone='nope' is not a torchvision classification model"),
+    (["--backbone", "mobilenet_v3_small", "--weights", "nope"], "is not a weights name"),
+    (["--backbone", "mobilenet_v3_small", "--weights", "none", "--device", "gpu"],
+     "device must be 'auto', 'cpu'"),
+    (["--patch-size", "100000"], "--patch-size: expected a side of 8 to 2048 pixels"),
+    (["--input-size", "4"], "--input-size: expected a side of 8 to 2048 pixels"),
 ])
 def test_label_arguments_fail_before_serving(tmp_path, capsys, extra, message):
     images = make_image_folder(tmp_path / "images", n=2)

@@ -11,11 +11,12 @@ import sys
 import threading
 import time
 import webbrowser
+from pathlib import Path
 from typing import Any
 
-from .._argtypes import UsageError
+from .._argtypes import UsageError, image_side
 from .._argtypes import positive_int as _positive_int
-from .._model_args import add_model_arguments, make_estimator
+from .._model_args import add_model_arguments, check_model, make_estimator
 from ..augment import FrameProtocol
 
 __all__ = ["add_label_parser", "run_label"]
@@ -89,7 +90,7 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
                         weights=None,
                         weights_help="torchvision weights name or state-dict file (default: "
                         "the backbone's ImageNet weights)")
-    label.add_argument("--patch-size", type=_positive_int, default=64,
+    label.add_argument("--patch-size", type=image_side, default=64,
                        help="side of the patches cut from each image (default: 64)")
     label.add_argument("--n-patches", type=_positive_int, default=21,
                        help="patches per image: 1, 5, 21, ... (default: 21)")
@@ -134,6 +135,24 @@ def default_estimator(args: argparse.Namespace) -> tuple[Any, str]:
             "the session starts from the offline ImageNet MobileNetV2 (frozen feature blocks, "
             "cached activations)")
     return make_estimator("mobilenet_v2", "IMAGENET1K_V1", **common), note
+
+
+def _check_model_on_folder(estimator: Any, protocol: Any, images_dir: str) -> None:
+    """Predict the folder's first readable image once: bad model arguments fail before serving."""
+    from ..candidates import CandidateSet
+    from ..io import UnreadableImageError, verify_image
+    from ._campaign import list_folder_images
+
+    if not os.path.isdir(images_dir):
+        raise UsageError(f"IMAGES_DIR {images_dir}: not a folder")
+    for path in list_folder_images(Path(images_dir)):
+        try:
+            verify_image(path)
+        except UnreadableImageError:
+            continue
+        check_model(estimator, CandidateSet([str(path)], protocol, image_mode="RGB"))
+        return
+    # no readable image: the campaign says so, naming the extensions
 
 
 def _check_host(host: str, token: str | None) -> str | None:
@@ -246,8 +265,9 @@ def run_label(args: argparse.Namespace) -> int:
     strategy = strategies.get_strategy(args.strategy)
     token = _check_host(args.host, args.token)
     estimator, note = default_estimator(args)
-    print(note, file=sys.stderr, flush=True)
     protocol = FrameProtocol(n_patches=args.n_patches, patch_size=args.patch_size)
+    _check_model_on_folder(estimator, protocol, args.images_dir)
+    print(note, file=sys.stderr, flush=True)
     try:
         campaign = LabelingCampaign(
             args.images_dir, args.session, estimator, classes=args.classes,
