@@ -13,7 +13,7 @@ patch cache behind a candidate set), ``_duplicates`` (identical content) and
 """
 
 from ._candidate_set import CandidateSet, concatenate_candidates
-from ._duplicates import DuplicateReport, find_duplicates
+from ._duplicates import ON_CONFLICT, DuplicateReport, find_duplicates
 from ._identity import KeyedCandidates, candidate_keys, pixel_digest
 from ._validation import (
     check_candidate_labels,
@@ -26,6 +26,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "ON_CONFLICT",
     "CandidateSet",
     "DuplicateReport",
     "find_duplicates",

@@ -13,8 +13,7 @@ import numpy as np
 
 from ..augment import AxisProtocol, BoxProtocol, FrameProtocol
 from ..io import UnreadableImageError, read_image, verify_image
-from ..io._reader import _check_window
-from ..utils import check_image
+from ..utils import check_image, check_window
 
 
 # --------------------------------------------------------------------------- CandidateSet
@@ -44,7 +43,7 @@ class _ImageSource:
     """The source images of a pool: an in-memory stack, a list of arrays or files."""
 
     def __init__(self, images: Any, image_mode: str | None, window: Any = None):
-        self.window = _check_window(window)
+        self.window = check_window(window)
         if isinstance(images, np.ndarray):
             self._init_stack(images)
         elif isinstance(images, (list, tuple)):

@@ -9,8 +9,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..augment import FrameProtocol
-from ..candidates import CandidateSet, DuplicateReport
-from ..candidates._duplicates import ON_CONFLICT
+from ..candidates import ON_CONFLICT, CandidateSet, DuplicateReport
 from ..io import IMAGE_EXTENSIONS, UnreadableImageError, verify_image
 from ..utils import resolve_seed
 from ._base import check_dir, list_images, warn_skipped

@@ -15,8 +15,7 @@ from scipy import ndimage
 from sklearn.utils import Bunch
 
 from ..augment import BoxProtocol
-from ..candidates import CandidateSet, DuplicateReport, pixel_digest
-from ..candidates._duplicates import ON_CONFLICT
+from ..candidates import ON_CONFLICT, CandidateSet, DuplicateReport, pixel_digest
 from ..io import UnreadableImageError
 from ..utils import check_int, resolve_seed
 from ._base import check_dir, list_images, read_image, warn_skipped

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from ..utils import check_window
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageData",
@@ -101,22 +103,6 @@ def is_dicom(path: Any) -> bool:
             return fh.read(4) == b"DICM"
     except OSError:
         return False
-
-
-def _check_window(window: Any) -> tuple | None:
-    if window is None:
-        return None
-    try:
-        center, width = (float(v) for v in window)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"window must be None or a pair (center, width) of numbers; got {window!r}."
-        ) from None
-    if not (np.isfinite(center) and np.isfinite(width) and width > 0):
-        raise ValueError(
-            f"window must have a finite center and a positive finite width; got {window!r}."
-        )
-    return center, width
 
 
 def _to_uint8(raw: np.ndarray, window: tuple) -> np.ndarray:
@@ -258,7 +244,7 @@ def read_image(path: Any, *, mode: str = "RGB", window: Any = None) -> ImageData
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be 'RGB' or 'L'; got {mode!r}.")
-    window = _check_window(window)
+    window = check_window(window)
     path = os.fspath(path)
     raw, default, inverted = _decode(path)
     if window is None:

@@ -6,13 +6,14 @@ Every layer may import from here, and only from here across package borders:
 """
 
 from ._random import as_generator, check_random_state, derive_seed, resolve_seed
-from ._validation import check_image, check_int
+from ._validation import check_image, check_int, check_window
 
 __all__ = [
     "as_generator",
     "check_image",
     "check_int",
     "check_random_state",
+    "check_window",
     "derive_seed",
     "resolve_seed",
 ]

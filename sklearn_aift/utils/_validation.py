@@ -105,3 +105,43 @@ def check_image(image: Any, name: str = "image") -> np.ndarray:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"{name} is empty: shape {image.shape}.")
     return image
+
+
+def check_window(window: Any) -> tuple | None:
+    """``window`` as a ``(center, width)`` pair of floats, or None.
+
+    Parameters
+    ----------
+    window : pair of numbers or None
+        The centre and width of the values mapped onto the 8-bit range.
+
+    Returns
+    -------
+    window : tuple of (float, float) or None
+
+    Raises
+    ------
+    TypeError
+        If ``window`` is not None or a pair of numbers.
+    ValueError
+        If the centre or width is not finite, or the width is not positive.
+
+    Examples
+    --------
+    >>> from sklearn_aift.utils import check_window
+    >>> check_window((40, 400))
+    (40.0, 400.0)
+    """
+    if window is None:
+        return None
+    try:
+        center, width = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"window must be None or a pair (center, width) of numbers; got {window!r}."
+        ) from None
+    if not (np.isfinite(center) and np.isfinite(width) and width > 0):
+        raise ValueError(
+            f"window must have a finite center and a positive finite width; got {window!r}."
+        )
+    return center, width
