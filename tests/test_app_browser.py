@@ -357,8 +357,9 @@ def test_viewer_windows_a_16_bit_dicom_at_full_depth(tmp_path, browser):
         box = canvas.bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         page.mouse.move(cx, cy)
-        page.mouse.wheel(0, -400)
-        assert float(canvas.get_attribute("data-zoom")) > 4
+        page.mouse.wheel(0, -400)  # wheel events are not awaited: wait for the redraw
+        page.wait_for_function("Number(document.querySelector('#viewer-canvas')"
+                               ".dataset.zoom) > 4")
         # a right-drag narrows the window to a soft-tissue range of the 16-bit values
         page.mouse.down(button="right")
         page.mouse.move(cx - 300, cy + 60)

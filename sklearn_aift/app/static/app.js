@@ -661,6 +661,7 @@ document.getElementById("recent-list").addEventListener("click", ev => {
 // -- keeping up with the server -----------------------------------------------------------
 async function loadBatch() {
   const data = await api("GET", "/api/batch");
+  const selectedId = (state.candidates[state.selected] || {}).id;
   const saving = new Map(state.candidates.filter(c => pendingFor(c.id))
     .map(c => [c.id, c]));
   state.round = data.round;
@@ -670,8 +671,10 @@ async function loadBatch() {
     return local ? { ...c, label: local.label, save: local.save }
                  : { ...c, save: c.label === null ? null : "saved" };
   });
+  // the same batch again (another tab's labels): the selection stays where it was
+  const kept = state.candidates.findIndex(c => c.id === selectedId);
   const first = state.candidates.findIndex(c => c.label === null);
-  state.selected = first < 0 ? 0 : first;
+  state.selected = kept >= 0 ? kept : (first < 0 ? 0 : first);
   renderBatch();
 }
 
