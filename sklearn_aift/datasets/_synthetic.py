@@ -185,20 +185,29 @@ def _highlights(rng: np.random.Generator, size: int, n: int) -> np.ndarray:
     return spec
 
 
+def _degraded_scene(rng: np.random.Generator, size: int, kinds: tuple, threshold: float,
+                    ambiguous: float, positive_fraction: float):
+    """Mucosa with one artefact over a drawn share of it: the image, the degraded mask, the kind.
+
+    The kind is ``"none"`` when the drawn mask is empty.
+    """
+    img = _mucosa(rng, size)
+    fraction = _draw_clear_fraction(rng, threshold, ambiguous, positive_fraction)
+    mask = _degraded_mask(rng, size, fraction)
+    kind = kinds[rng.integers(len(kinds))]
+    if not mask.any():
+        return img, mask, "none"
+    degraded = _apply(kind, rng, img.copy(), mask)
+    alpha = ndimage.gaussian_filter(mask.astype(np.float32), 1.0)[..., None]
+    return img * (1 - alpha) + degraded * alpha, mask, kind
+
+
 def _sequence(rng: np.random.Generator, size: int, length: int, kinds: tuple,
               threshold: float, ambiguous: float, positive_fraction: float):
     """One scene under a moving camera: ``length`` frames, their clear masks and artefact."""
     scene_size = int(round(size * 1.4))
-    img = _mucosa(rng, scene_size)
-    fraction = _draw_clear_fraction(rng, threshold, ambiguous, positive_fraction)
-    mask = _degraded_mask(rng, scene_size, fraction)
-    kind = kinds[rng.integers(len(kinds))]
-    if mask.any():
-        degraded = _apply(kind, rng, img.copy(), mask)
-        alpha = ndimage.gaussian_filter(mask.astype(np.float32), 1.0)[..., None]
-        img = img * (1 - alpha) + degraded * alpha
-    else:
-        kind = "none"
+    img, mask, kind = _degraded_scene(rng, scene_size, kinds, threshold, ambiguous,
+                                      positive_fraction)
     # the camera: a window of 72-90% of the scene drifting and zooming smoothly
     zoom = rng.uniform(0.72, 0.9)
     zoom_step = rng.normal(0, 0.015)
@@ -384,17 +393,8 @@ def make_colonoscopy_frames(
         kind_used[rows] = kind
         scene[rows] = start // int(sequence_length)
     for i in range(0 if sequence_length else n_frames):
-        img = _mucosa(rng, size)
-        fraction = _draw_clear_fraction(rng, threshold, ambiguous, positive_fraction)
-        mask = _degraded_mask(rng, size, fraction)
-        kind = kinds[rng.integers(len(kinds))]
-        if mask.any():
-            degraded = _apply(kind, rng, img.copy(), mask)
-            alpha = ndimage.gaussian_filter(mask.astype(np.float32), 1.0)[..., None]
-            img = img * (1 - alpha) + degraded * alpha
-            kind_used[i] = kind
-        else:
-            kind_used[i] = "none"
+        img, mask, kind_used[i] = _degraded_scene(rng, size, kinds, threshold, ambiguous,
+                                                  positive_fraction)
         img += rng.normal(0, 2.0, img.shape).astype(np.float32)
         frames[i] = np.clip(img, 0, 255).round().astype(np.uint8)
         clear_mask[i] = ~mask
