@@ -694,7 +694,8 @@ async function poll() {
       !queue.length) ||
       // an image left the batch (its file disappeared) and another one replaced it
       (state.seenDropped !== null && status.n_dropped !== state.seenDropped);
-    takeStatus(status);
+    // the summary (round, phase) is drawn below, once the batch it describes is on screen
+    state.status = status;
     if (status.phase === "labeling" && (newRound || changed || !state.candidates.length)) {
       await loadBatch();
       state.seenEvents = status.n_events;
