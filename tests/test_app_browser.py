@@ -6,7 +6,9 @@ import csv
 import io
 import os
 import shutil
+import socket
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 from label_helpers import LabelServer, make_image_folder
@@ -202,70 +204,80 @@ def test_five_fast_keys_label_five_cards_in_order(tmp_path, browser):
         server.stop()
 
 
-def test_undo_withdraws_the_last_decision_not_the_selected_card(tmp_path, browser):
+@pytest.fixture
+def round_one(tmp_path, browser):
+    """A server on 12 images (batches of BATCH) and a page showing round 1's batch.
+
+    ``images``, ``session``, ``server`` (a test may replace it: the one there at the end
+    is stopped), ``page`` and ``ids`` (the batch's candidate ids, in card order).
+    """
     images = make_image_folder(tmp_path / "images", n=12)
     session = tmp_path / "session"
-    server = LabelServer(images, session, batch_size=BATCH)
+    ctx = SimpleNamespace(images=images, session=session,
+                          server=LabelServer(images, session, batch_size=BATCH))
     try:
-        page = browser.new_page()
-        page.goto(server.url + "/")
-        wait_round_ready(page, 1)
-        ids = batch_ids(page)
-        page.keyboard.press("1")            # card 0
-        page.keyboard.press("ArrowRight")   # skip over card 1
-        page.keyboard.press("2")            # card 2: the last decision
-        page.keyboard.press("Home")
-        page.keyboard.press("ArrowLeft")
-        page.keyboard.press("ArrowLeft")    # the selection is back on card 0
-        page.keyboard.press("u")
-        page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0' && "
-                               "document.querySelectorAll('.card.labeled').length == 1")
-        assert labeled_events(session) == [(ids[0], "label", "negative"),
-                                           (ids[2], "label", "positive"),
-                                           (ids[2], "undo", None)]
-        # Backspace undoes the decision before that one
-        page.keyboard.press("Backspace")
-        page.wait_for_function("document.querySelectorAll('.card.labeled').length == 0")
-        wait_saved(page)
-        assert labeled_events(session)[-1] == (ids[0], "undo", None)
-        # the recent-decisions strip reaches a decision and relabels it in the viewer
-        page.keyboard.press("1")
-        page.wait_for_function("document.querySelectorAll('#recent-list button').length == 1")
-        page.click("#recent-list button")
-        page.wait_for_selector("#viewer:not([hidden])")
-        page.keyboard.press("2")
-        wait_saved(page)
-        assert labeled_events(session)[-1] == (ids[0], "label", "positive")
+        ctx.page = browser.new_page(viewport={"width": 1200, "height": 800})
+        ctx.page.goto(ctx.server.url + "/")
+        wait_round_ready(ctx.page, 1)
+        ctx.ids = batch_ids(ctx.page)
+        yield ctx
     finally:
-        server.stop()
+        ctx.server.stop()
 
 
-def test_server_killed_and_restarted_while_the_page_is_open(tmp_path, browser):
-    images = make_image_folder(tmp_path / "images", n=12)
-    session = tmp_path / "session"
-    server = LabelServer(images, session, batch_size=BATCH)
-    try:
-        page = browser.new_page()
-        page.goto(server.url + "/")
-        wait_round_ready(page, 1)
-        ids = batch_ids(page)
-        page.keyboard.press("1")
-        wait_saved(page)
-        server.kill()
-        page.wait_for_selector("#offline:not([hidden])", timeout=10_000)
-        page.keyboard.press("2")
-        page.keyboard.press("1")
-        assert page.locator(".card.labeled").count() == 3
-        page.wait_for_selector(".card .save.retrying")
-        server = LabelServer(images, session, batch_size=BATCH, port=server.port)
-        page.wait_for_selector("#offline", state="hidden", timeout=30_000)
-        wait_saved(page)
-        assert labeled_events(session) == [(ids[0], "label", "negative"),
-                                           (ids[1], "label", "positive"),
-                                           (ids[2], "label", "negative")]
-        assert page.locator(".card .save.saved").count() == 3
-    finally:
-        server.stop()
+def test_undo_withdraws_the_last_decision_not_the_selected_card(round_one):
+    page, session, ids = round_one.page, round_one.session, round_one.ids
+    page.keyboard.press("1")            # card 0
+    page.keyboard.press("ArrowRight")   # skip over card 1
+    page.keyboard.press("2")            # card 2: the last decision
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")    # the selection is back on card 0
+    page.keyboard.press("u")
+    page.wait_for_function("document.querySelector('#saved-at').dataset.waiting == '0' && "
+                           "document.querySelectorAll('.card.labeled').length == 1")
+    assert labeled_events(session) == [(ids[0], "label", "negative"),
+                                       (ids[2], "label", "positive"),
+                                       (ids[2], "undo", None)]
+    # Backspace undoes the decision before that one
+    page.keyboard.press("Backspace")
+    page.wait_for_function("document.querySelectorAll('.card.labeled').length == 0")
+    wait_saved(page)
+    assert labeled_events(session)[-1] == (ids[0], "undo", None)
+    # the recent-decisions strip reaches a decision and relabels it in the viewer
+    page.keyboard.press("1")
+    page.wait_for_function("document.querySelectorAll('#recent-list button').length == 1")
+    page.click("#recent-list button")
+    page.wait_for_selector("#viewer:not([hidden])")
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert labeled_events(session)[-1] == (ids[0], "label", "positive")
+
+
+def test_server_killed_and_restarted_while_the_page_is_open(round_one):
+    page, session, ids = round_one.page, round_one.session, round_one.ids
+    page.keyboard.press("1")
+    wait_saved(page)
+    port = round_one.server.port
+    round_one.server.kill()
+    # keep the port bound (not listening: the page's requests are refused) so that a server
+    # another test starts meanwhile cannot be handed it and answer this page
+    hold = socket.socket()
+    hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hold.bind(("127.0.0.1", port))
+    page.wait_for_selector("#offline:not([hidden])", timeout=10_000)
+    page.keyboard.press("2")
+    page.keyboard.press("1")
+    assert page.locator(".card.labeled").count() == 3
+    page.wait_for_selector(".card .save.retrying")
+    hold.close()
+    round_one.server = LabelServer(round_one.images, session, batch_size=BATCH, port=port)
+    page.wait_for_selector("#offline", state="hidden", timeout=30_000)
+    wait_saved(page)
+    assert labeled_events(session) == [(ids[0], "label", "negative"),
+                                       (ids[1], "label", "positive"),
+                                       (ids[2], "label", "negative")]
+    assert page.locator(".card .save.saved").count() == 3
 
 
 def test_two_tabs_converge(tmp_path, browser):
@@ -291,47 +303,39 @@ def test_two_tabs_converge(tmp_path, browser):
         server.stop()
 
 
-def test_viewer_zooms_pans_and_windows(tmp_path, browser):
-    images = make_image_folder(tmp_path / "images", n=8)
-    session = tmp_path / "session"
-    server = LabelServer(images, session, batch_size=BATCH)
-    try:
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        page.goto(server.url + "/")
-        wait_round_ready(page, 1)
-        page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelector('#viewer-info').textContent"
-                               ".startsWith('48×40 px')")
-        canvas = page.locator("#viewer-canvas")
-        fitted = float(canvas.get_attribute("data-zoom"))
-        assert fitted > 5  # a 48 px image fills the screen
-        box = canvas.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.wheel(0, -300)
-        page.wait_for_function(f"Number(document.querySelector('#viewer-canvas')"
-                               f".dataset.zoom) > {fitted}")
-        page.keyboard.press("o")
-        assert float(canvas.get_attribute("data-zoom")) == 1
-        before = canvas.get_attribute("data-window")
-        page.keyboard.down("Shift")
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] / 2 - 100, box["y"] + box["height"] / 2 + 50)
-        page.mouse.up()
-        page.keyboard.up("Shift")
-        center, width = map(float, canvas.get_attribute("data-window").split(","))
-        assert (center, width) != tuple(map(float, before.split(",")))
-        assert width < 255 and center < 127.5  # narrower and lower: more contrast, brighter
-        page.keyboard.press("r")
-        assert canvas.get_attribute("data-window") == before
-        # label keys work in the viewer: the first card is labeled, the viewer moves on
-        page.keyboard.press("2")
-        wait_saved(page)
-        assert page.locator("#viewer-title").text_content() != ""
-        assert labeled_events(session)[0][1:] == ("label", "positive")
-        page.keyboard.press("Escape")
-        assert page.locator("#viewer").is_hidden()
-    finally:
-        server.stop()
+def test_viewer_zooms_pans_and_windows(round_one):
+    page, session = round_one.page, round_one.session
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#viewer-info').textContent"
+                           ".startsWith('48×40 px')")
+    canvas = page.locator("#viewer-canvas")
+    fitted = float(canvas.get_attribute("data-zoom"))
+    assert fitted > 5  # a 48 px image fills the screen
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(f"Number(document.querySelector('#viewer-canvas')"
+                           f".dataset.zoom) > {fitted}")
+    page.keyboard.press("o")
+    assert float(canvas.get_attribute("data-zoom")) == 1
+    before = canvas.get_attribute("data-window")
+    page.keyboard.down("Shift")
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 - 100, box["y"] + box["height"] / 2 + 50)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    center, width = map(float, canvas.get_attribute("data-window").split(","))
+    assert (center, width) != tuple(map(float, before.split(",")))
+    assert width < 255 and center < 127.5  # narrower and lower: more contrast, brighter
+    page.keyboard.press("r")
+    assert canvas.get_attribute("data-window") == before
+    # label keys work in the viewer: the first card is labeled, the viewer moves on
+    page.keyboard.press("2")
+    wait_saved(page)
+    assert page.locator("#viewer-title").text_content() != ""
+    assert labeled_events(session)[0][1:] == ("label", "positive")
+    page.keyboard.press("Escape")
+    assert page.locator("#viewer").is_hidden()
 
 
 def test_viewer_windows_a_16_bit_dicom_at_full_depth(tmp_path, browser):
