@@ -10,9 +10,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._version import __version__
+from ..utils._version import __version__
 from ..strategies import STRATEGY_NAMES, aift_sampling, describe_strategy, get_strategy
 from ._errors import SessionError
+from ._rounds import PendingRound
 from ._session import SessionStore
 from ._validation import is_fitted
 
@@ -198,8 +199,7 @@ def restore(learner: Any, store: SessionStore) -> None:
                 f"before later rounds; it is inconsistent."
             )
         if info["status"] == "labeled":
-            learner._pending = {"round": info["round"], "record": info["record"],
-                                "only_new": info["only_new"]}
+            learner._pending = PendingRound(info["round"], info["record"], info["only_new"])
         elif info["status"] != "open":
             learner.history_.append(info["record"])
             if info["status"] == "trained":
@@ -237,7 +237,7 @@ def write_snapshot(learner: Any, store: SessionStore) -> None:
     open_round = learner.n_iter_ + 1
     records = [(r, "done") for r in learner.history_]
     if learner._pending is not None:
-        records.append((learner._pending["record"], "labeled"))
+        records.append((learner._pending.record, "labeled"))
     if open_round in labeled.rounds:
         records.append((learner._round_record(open_round, False), "open"))
     for record, state in records:
