@@ -373,7 +373,7 @@ class BALDSampling(_PeerStrategy):
         return {"n_samples": self.n_samples, **super().get_params()}
 
     def _select(self, learner, X_pool, keep, n_pool, n, seed):
-        from .net._mc_dropout import mc_dropout_proba
+        from .net import mc_dropout_proba
 
         dropout = _library("baal.bayesian.dropout")
         heuristics = _library("baal.active.heuristics")
