@@ -286,6 +286,30 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         seq = np.random.SeedSequence([int(self.random_state), int(round_)])
         return int(seq.generate_state(1)[0])
 
+    # -- what query strategies read (see sklearn_aift._strategy_context) --------------------
+    @property
+    def y_training(self) -> np.ndarray:
+        """The labels of ``L``; an empty array before any label."""
+        if self._initialized and len(self._labeled):
+            return np.asarray(self._labeled.labels)
+        classes = self._classes_list if self._initialized else check_classes(self.classes)
+        return np.asarray(classes if classes is not None else [], dtype=None)[:0]
+
+    def predict_patch_proba(self, X: Any) -> np.ndarray:
+        """Patch probabilities of the current model (what strategies score).
+
+        Parameters
+        ----------
+        X : candidate array or CandidateSet
+            Candidates ``(n, m, C, H, W)`` or ``(n, C, H, W)``.
+
+        Returns
+        -------
+        P : ndarray of shape (n, m, K)
+            ``estimator.predict_patch_proba(X)``.
+        """
+        return self.estimator.predict_patch_proba(X)
+
     # -- query ----------------------------------------------------------------------------
     def query(
         self, X_pool: Any, n_instances: int = 1, **query_kwargs: Any
@@ -322,6 +346,25 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         ValueError
             If ``n_instances < 1``, the pool is empty or fully labeled, or the
             strategy returns invalid indices.
+
+        Notes
+        -----
+        Besides choosing, a call may change the learner, in this order:
+
+        1. the first call of any method initialises it: checks its
+           parameters, sets the estimator's unset ``classes``, creates the
+           session store with ``autosave`` (and saves a fitted starting
+           model there) and teaches ``X_training``;
+        2. a fine-tuning left incomplete (interrupted, or found pending by
+           :meth:`load`) is completed before the pool is ranked, so the
+           query uses the model of the last round;
+        3. the chosen indices, their scores and the pool are kept as the last
+           query: :meth:`teach` recognises candidates cut from that pool by
+           them, and the next round's ``history_`` entry records them.
+
+        The pool, ``n_instances`` and ``exclude`` are checked here, once; the
+        strategy and the model take them as checked
+        (:func:`sklearn_aift.utils.validated_inputs`).
 
         Examples
         --------
