@@ -191,7 +191,7 @@ def restore(learner: Any, store: SessionStore) -> None:
             key, row["digest"], row["label"], row["round"], row["annotator"],
             row["labeled_at"], pixels[key],
         )
-    last_trained = 0
+    last_trained, history, pending = 0, [], None
     for position, info in enumerate(rounds):
         if info["status"] in ("open", "labeled") and position != len(rounds) - 1:
             raise SessionError(
@@ -199,15 +199,13 @@ def restore(learner: Any, store: SessionStore) -> None:
                 f"before later rounds; it is inconsistent."
             )
         if info["status"] == "labeled":
-            learner._pending = PendingRound(info["round"], info["record"], info["only_new"])
+            pending = PendingRound(info["round"], info["record"], info["only_new"])
         elif info["status"] != "open":
-            learner.history_.append(info["record"])
+            history.append(info["record"])
             if info["status"] == "trained":
                 last_trained = info["round"]
     closed = [r["round"] for r in rounds if r["status"] != "open"]
-    learner.n_iter_ = closed[-1] if closed else 0
-    learner._last_trained_round = last_trained
-    learner._has_trained = last_trained > 0
+    learner._take_rounds(history, closed[-1] if closed else 0, last_trained, pending)
     checkpoint_round = store.read_meta().get("checkpoint_round")
     if last_trained and checkpoint_round != last_trained:
         raise SessionError(

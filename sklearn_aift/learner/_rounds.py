@@ -57,10 +57,19 @@ class PendingRound:
 class RoundKeeping:
     """How a round's labels reach the store and the model (mixed into ActiveLearner)."""
 
+    def _take_rounds(self, history: list[dict[str, Any]], n_iter: int, last_trained: int,
+                     pending: PendingRound | None) -> None:
+        """Take the rounds read back from a session store (see ``_resume.restore``)."""
+        self.history_.extend(history)
+        self.n_iter_ = n_iter
+        self._last_trained_round = last_trained
+        self._has_trained = last_trained > 0
+        self._pending = pending
+
     def _finish_pending(self) -> None:
         """Fine-tune an interrupted round again, from the last completed round's weights.
 
-        Called only when :attr:`_pending` holds a round.
+        Called only when ``_pending`` holds a round.
         """
         pending, self._pending = self._pending, None
         if pending.reload and self._store is not None:
