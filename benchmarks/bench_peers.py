@@ -64,7 +64,8 @@ DATASETS = ("kvasir_balanced", "kvasir_imbalanced", "kvasir_video", "breastmnist
             "synthetic_sequence")
 DEFAULT = "entropy_diversity_quarter"
 AIFT = (DEFAULT, "diversity_quarter", "entropy_diversity_quarter_diverse",
-        "entropy_diversity_quarter_randomized", "entropy_diversity_quarter_dense")
+        "entropy_diversity_quarter_randomized", "entropy_diversity_quarter_dense",
+        "entropy_diversity_quarter_switch")
 QUICK = dict(seeds=2, rounds=3, max_pool=120, max_test=80, setting="head-only")
 
 
