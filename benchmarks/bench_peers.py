@@ -35,7 +35,7 @@ default (strategy, batch mode, omega), run with ``--tuning``: the pool is
 then split by group into a 70% pool and a 30% validation set
 (``_datasets.tuning_split``) and the test set is not read at all. Results are
 stored per run in ``--out`` (resumable). Torch runs on ``--threads`` threads
-(1 by default: on shared cores more threads ran slower).
+(1 by default: on shared cores more threads ran slower), and so does NumPy's BLAS.
 
 Usage::
 
@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 import _datasets
 import bench_label_efficiency as le
@@ -377,6 +378,9 @@ def plot(ds, results, path):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    # NumPy's BLAS too: on a shared machine, more threads than cores slow k-means and PCA
+    # (the peers' and AIFT's clustering) by an order of magnitude
+    threadpool_limits(args.threads)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
     lines = [SECTION, "",
              "Written by `benchmarks/bench_peers.py` from the numbers of its run (the "

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 from ._density import typicality
 
 #: Labeled neighbours whose vote the network is compared with.
 N_VOTERS = 5
+#: The clustering runs on at most this many principal components (as the cold start's).
+N_COMPONENTS = 32
 
 
 def neighbour_agreement(pool_features: np.ndarray, pool_classes: np.ndarray,
@@ -71,7 +74,8 @@ def uncovered_typical(pool_features: np.ndarray, labeled_features: np.ndarray, n
     """Rows of the pool that cover it where the labels do not: TypiClust's choice.
 
     The pool and labeled candidates are clustered together into
-    ``n_labeled + n`` clusters (k-means); from the largest clusters that hold
+    ``n_labeled + n`` clusters (k-means on at most 32 principal components of
+    the standardised features); from the largest clusters that hold
     no labeled candidate, in turn, the most typical unlabeled member is
     taken. Clusters run out before ``n`` only on tiny pools; the remaining
     picks then come from the most typical members left.
@@ -98,8 +102,12 @@ def uncovered_typical(pool_features: np.ndarray, labeled_features: np.ndarray, n
     features = features - features.mean(axis=0)
     scale = features.std(axis=0)
     features = features / np.where(scale > 0, scale, 1.0)
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    n_components = min(N_COMPONENTS, features.shape[1], len(features))
+    if n_components < features.shape[1]:
+        features = PCA(n_components=n_components, random_state=seed).fit_transform(features)
     k = min(len(labeled_features) + n, len(features))
-    km = KMeans(n_clusters=k, n_init=3, random_state=int(rng.randint(np.iinfo(np.int32).max)))
+    km = KMeans(n_clusters=k, n_init=3, random_state=seed)
     assignment = km.fit_predict(features)
     covered = set(assignment[n_pool:].tolist())
     typical = typicality(features[:n_pool])
