@@ -35,7 +35,7 @@ default (strategy, batch mode, omega), run with ``--tuning``: the pool is
 then split by group into a 70% pool and a 30% validation set
 (``_datasets.tuning_split``) and the test set is not read at all. Results are
 stored per run in ``--out`` (resumable). Torch runs on ``--threads`` threads
-(1 by default: on shared cores more threads ran slower).
+(1 by default: on shared cores more threads ran slower), and so does NumPy's BLAS.
 
 Usage::
 
@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 import _datasets
 import bench_label_efficiency as le
@@ -64,7 +65,8 @@ DATASETS = ("kvasir_balanced", "kvasir_imbalanced", "kvasir_video", "breastmnist
             "synthetic_sequence")
 DEFAULT = "entropy_diversity_quarter"
 AIFT = (DEFAULT, "diversity_quarter", "entropy_diversity_quarter_diverse",
-        "entropy_diversity_quarter_randomized", "entropy_diversity_quarter_dense")
+        "entropy_diversity_quarter_randomized", "entropy_diversity_quarter_dense",
+        "entropy_diversity_quarter_switch")
 QUICK = dict(seeds=2, rounds=3, max_pool=120, max_test=80, setting="head-only")
 
 
@@ -307,6 +309,60 @@ def conclusions(results, savings, peers, aift, full):
     return [" ".join(out)]
 
 
+def summary(per_set):
+    """Markdown across the datasets: savings, worst gaps and the targets met everywhere."""
+    from sklearn_aift.experiment import PEER_METHODS, method_label
+
+    names = [name for name, _ in per_set]
+    methods = list(dict.fromkeys(m for _, results in per_set for m in results.methods))
+    aift = [m for m in methods if m in AIFT]
+    peers = [m for m in methods if m in PEER_METHODS]
+    judged = {m: {name: targets(results, m, [p for p in peers if p in results.methods])
+                  for name, results in per_set if m in results.methods}
+              for m in aift}
+    savings = {name: targets(results, "ift_random", [])[1] for name, results in per_set}
+    lines = ["### All development sets together", "",
+             "Saving per set (labels for the mean curve to reach IFT Random's full-budget "
+             "AUC):", "",
+             "| method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for m in methods:
+        cells = [_saving_text(savings[n][m]["saving"]).replace("saves ", "")
+                 if m in savings[n] else "-" for n in names]
+        lines.append(f"| {method_label(m)} | " + " | ".join(cells) + " |")
+    lines += ["", "Worst mean-AUC gap of each AIFT variant at 30 labels or more, to the best "
+              "peer at that budget (target (a): >= -0.01) and to IFT Random at any budget "
+              "(target (c): >= -0.02), per set:", "",
+              "| method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for m in aift:
+        cells = []
+        for n in names:
+            t = judged[m].get(n, ({}, None))[0]
+            a = f"{t['a'][2]:+.3f}" if "a" in t else "-"
+            cells.append(f"{a} / {t['c'][2]:+.3f}" if t else "-")
+        lines.append(f"| {method_label(m)} | " + " | ".join(cells) + " |")
+    lines.append("")
+
+    def everywhere(m, key):
+        return all(t[0][key][0] for t in judged[m].values() if key in t[0])
+
+    sentences = []
+    for key, what in (("a", "(a) within 0.01 of the best peer at every budget >= 30"),
+                      ("b", "(b) a saving >= 1/2 and >= every peer's"),
+                      ("c", "(c) never more than 0.02 below IFT Random")):
+        met = [method_label(m) for m in aift if everywhere(m, key)]
+        sentences.append(f"{what} on every set: " + (", ".join(met) if met else "no AIFT "
+                                                     "variant") + ".")
+    if peers and aift:
+        def worst(m):
+            return min(t[0]["a"][2] for t in judged[m].values() if "a" in t[0])
+        best = max(aift, key=worst)
+        sentences.append(
+            f"Smallest worst-case gap to the best peer: {method_label(best)} "
+            f"({worst(best):+.3f}; the default {method_label(DEFAULT)} "
+            f"{worst(DEFAULT):+.3f})." if DEFAULT in judged else "")
+    return lines + [" ".join(s for s in sentences if s), ""]
+
+
 def plot(ds, results, path):
     import matplotlib
 
@@ -322,6 +378,9 @@ def plot(ds, results, path):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    # NumPy's BLAS too: on a shared machine, more threads than cores slow k-means and PCA
+    # (the peers' and AIFT's clustering) by an order of magnitude
+    threadpool_limits(args.threads)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
     lines = [SECTION, "",
              "Written by `benchmarks/bench_peers.py` from the numbers of its run (the "
@@ -329,12 +388,14 @@ def main(argv=None):
              "```", command, "```", ""]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    per_set = []
     for name in args.datasets.split(","):
         ds = _datasets.load(name, Path(args.data_root))
         if args.tuning:
             ds = tuning_view(ds)
         ds = subsample_pool(ds, args.max_pool)
         results, wall, n_test = run(ds, args)
+        per_set.append((ds.name, results))
         block = describe(ds, results, wall, n_test, args)
         print("\n" + "\n".join(block), flush=True)
         lines += block
@@ -345,6 +406,10 @@ def main(argv=None):
             final = le.FIGURES / png.name
             final.write_bytes(png.read_bytes())
             lines += [f"![{ds.name}](results/{final.name})", ""]
+    if len(per_set) > 1:
+        block = summary(per_set)
+        print("\n" + "\n".join(block), flush=True)
+        lines += block
     (out / "peers.md").write_text("\n".join(lines) + "\n")
     if args.write:
         le.SECTION = SECTION

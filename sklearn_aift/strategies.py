@@ -62,6 +62,7 @@ import numpy as np
 
 from ._batch import BATCH_MODES, select_batch
 from ._cold_start import representative_order
+from ._coverage import disagreement_share, neighbour_agreement, uncovered_typical
 from ._density import typicality
 from ._strategy_context import on_remaining, patch_proba, query_positions, strategy_context
 from .candidates import candidate_keys
@@ -94,12 +95,17 @@ __all__ = [
     "patch_proba",
     "random_sampling",
     "STRATEGY_NAMES",
+    "SWITCH_POLICIES",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Cold-start policies of the AIFT strategies (None: the paper's pure criterion).
 COLD_START_POLICIES = ("random", "representative", None)
+
+#: How a batch moves from covering the pool to the AIFT ranking after the cold
+#: start (None: ranked from the first round after it, the paper's).
+SWITCH_POLICIES = (None, "agreement")
 
 # the paper's six variants: name -> (alpha, lambda1, lambda2)
 _PAPER_VARIANTS = {
@@ -313,6 +319,20 @@ class AIFTSampling(_Strategy):
         pool neighbours in ``embed`` features, at most 1) to this power, so
         that informative candidates of dense regions come before outliers
         (information density). 0 is the paper's unweighted score, >= 0.
+    switch : {None, "agreement"}, default=None
+        When the cold start is over, how the batch moves from covering the
+        pool to the AIFT ranking. None: all of it by the ranking (the
+        paper). "agreement": a share of the batch goes to the ranking that
+        grows with the agreement between the network's classes of the
+        unlabeled candidates and the vote of their 5 nearest labeled
+        candidates in ``embed`` features (all of it from ``switch_at`` on,
+        none at chance agreement); the rest covers the pool with the most
+        typical candidate of each large cluster holding no label
+        (TypiClust's choice; see :mod:`sklearn_aift._coverage`). Needs
+        ``embed`` and the learner's labeled set (``X_training``,
+        ``y_training``).
+    switch_at : float, default=0.9
+        The agreement in (0, 1] from which the whole batch is ranked.
 
     Attributes
     ----------
@@ -351,13 +371,14 @@ class AIFTSampling(_Strategy):
     def __init__(self, alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
                  cold_start: str | None = "random", cold_start_per_class: int = 5,
                  batch: str = "top", omega: float = 4.0, duplicate_tol: float = 0.1,
-                 density: float = 0.0):
+                 density: float = 0.0, switch: str | None = None, switch_at: float = 0.9):
         self.alpha = _check_alpha(alpha)
         self.lambda1, self.lambda2 = _check_lambdas(lambda1, lambda2)
         self.cold_start = _check_cold_start(cold_start)
         self.cold_start_per_class = _check_per_class(cold_start_per_class)
         self.batch, self.omega, self.duplicate_tol = _check_batch(batch, omega, duplicate_tol)
         self.density = _check_density(density)
+        self.switch, self.switch_at = _check_switch(switch, switch_at)
         params = (self.alpha, self.lambda1, self.lambda2)
         names = [name for name, value in _PAPER_VARIANTS.items() if value == params]
         suffix = ""
@@ -368,6 +389,8 @@ class AIFTSampling(_Strategy):
             suffix += ")"
         if self.density:
             suffix += f"(density={self.density!r})"
+        if self.switch is not None:
+            suffix += f"(switch={self.switch!r}, switch_at={self.switch_at!r})"
         if self.batch != "top":
             suffix += (f"(batch={self.batch!r}, omega={self.omega!r}"
                        + (f", duplicate_tol={self.duplicate_tol!r})" if self.batch == "diverse"
@@ -388,7 +411,8 @@ class AIFTSampling(_Strategy):
             ``alpha``, ``lambda1``, ``lambda2``, ``cold_start`` and
             ``cold_start_per_class``; ``batch``, ``omega`` and
             ``duplicate_tol`` too when ``batch`` is not "top", and
-            ``density`` when it is not 0 (so that the paper's selection is
+            ``density`` when it is not 0, ``switch`` and ``switch_at`` when
+            ``switch`` is not None (so that the paper's selection is
             described as before and stored comparisons and sessions stay
             valid).
         """
@@ -399,9 +423,18 @@ class AIFTSampling(_Strategy):
             params.update(batch=self.batch, omega=self.omega, duplicate_tol=self.duplicate_tol)
         if self.density:
             params["density"] = self.density
+        if self.switch is not None:
+            params.update(switch=self.switch, switch_at=self.switch_at)
         return params
 
     def _batch(self, learner, X_pool, keep, n_pool, scores, n_instances, random_state):
+        if self.switch is not None:
+            covering = self._covering_rows(learner, X_pool, keep, n_pool, n_instances,
+                                           random_state)
+            if len(covering):
+                ranked = np.setdiff1d(np.argsort(-scores, kind="stable"), covering,
+                                      assume_unique=True)
+                return np.concatenate([covering, ranked[: n_instances - len(covering)]])
         if self.batch == "top":
             return super()._batch(learner, X_pool, keep, n_pool, scores, n_instances,
                                   random_state)
@@ -421,6 +454,36 @@ class AIFTSampling(_Strategy):
                                            X_pool, keep, n_pool),
             duplicate_tol=self.duplicate_tol,
         )
+
+    def _covering_rows(self, learner, X_pool, keep, n_pool, n_instances, random_state):
+        """Positions of the batch's covering part (empty once the evidence says rank)."""
+        context = strategy_context(learner)
+        X_labeled = getattr(learner, "X_training", None)
+        if context.embed is None or context.labels is None or X_labeled is None:
+            raise TypeError(
+                f"switch={self.switch!r} needs candidate features and the labeled set: "
+                f"learner must have X_training, y_training and an embed(X) method (or an "
+                f"`estimator` with embed, e.g. sklearn_aift.AIFTNet); got "
+                f"{type(learner).__name__}."
+            )
+        labels = np.asarray(context.labels)
+        P = on_remaining(context.patch_proba, X_pool, keep, n_pool)
+        classes = np.asarray(context.classes if context.classes is not None
+                             else np.unique(labels))
+        if len(labels) == 0 or len(classes) != P.shape[-1]:
+            return np.zeros(0, dtype=np.intp)
+        embed = context.embed
+        pool_features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
+                                      X_pool, keep, n_pool)
+        labeled_features = np.asarray(embed(X_labeled), dtype=np.float64)
+        agreement = neighbour_agreement(pool_features, classes[P.mean(axis=1).argmax(axis=1)],
+                                        labeled_features, labels)
+        share = disagreement_share(agreement, len(classes), self.switch_at)
+        n_covering = n_instances - int(round(share * n_instances))
+        logger.debug("%s: agreement %.3f with the labeled neighbours, %d of %d covering",
+                     self.__name__, agreement, n_covering, n_instances)
+        rng = check_random_state(0 if random_state is None else random_state)
+        return uncovered_typical(pool_features, labeled_features, n_covering, rng)
 
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
@@ -519,7 +582,8 @@ def _mean_entropy(P: np.ndarray) -> np.ndarray:
 def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.0,
                   cold_start: str | None = "random",
                   cold_start_per_class: int = 5, batch: str = "top", omega: float = 4.0,
-                  duplicate_tol: float = 0.1, density: float = 0.0) -> AIFTSampling:
+                  duplicate_tol: float = 0.1, density: float = 0.0,
+                  switch: str | None = None, switch_at: float = 0.9) -> AIFTSampling:
     """Make an AIFT query strategy with the given parameters.
 
     Parameters
@@ -546,6 +610,11 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     density : float, default=0.0
         Exponent of the typicality weight of the scores (0: unweighted, the
         paper's).
+    switch : {None, "agreement"}, default=None
+        How the batch moves from covering the pool to the AIFT ranking after
+        the cold start (see :class:`AIFTSampling`); None is the paper's.
+    switch_at : float, default=0.9
+        The agreement from which the whole batch is ranked, in (0, 1].
 
     Returns
     -------
@@ -561,7 +630,8 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     ValueError
         If ``alpha`` is outside (0, 1], a lambda is negative or both are 0,
         ``cold_start`` is unknown, ``cold_start_per_class < 1``, ``batch``
-        is unknown, ``omega < 1``, ``duplicate_tol < 0`` or ``density < 0``.
+        is unknown, ``omega < 1``, ``duplicate_tol < 0``, ``density < 0``,
+        ``switch`` is unknown or ``switch_at`` is outside (0, 1].
 
     Examples
     --------
@@ -575,7 +645,8 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
     """
     return AIFTSampling(alpha=alpha, lambda1=lambda1, lambda2=lambda2, cold_start=cold_start,
                         cold_start_per_class=cold_start_per_class, batch=batch, omega=omega,
-                        duplicate_tol=duplicate_tol, density=density)
+                        duplicate_tol=duplicate_tol, density=density, switch=switch,
+                        switch_at=switch_at)
 
 
 def _check_cold_start(cold_start: Any) -> str | None:
@@ -595,6 +666,16 @@ def _check_batch(batch: Any, omega: Any, duplicate_tol: Any) -> tuple[str, float
         if not value >= low:
             raise ValueError(f"{name} must be >= {low:g}; got {value!r}.")
     return batch, float(omega), float(duplicate_tol)
+
+
+def _check_switch(switch: Any, switch_at: Any) -> tuple[str | None, float]:
+    if switch not in SWITCH_POLICIES:
+        raise ValueError(f"switch must be one of {SWITCH_POLICIES}; got {switch!r}.")
+    if isinstance(switch_at, bool) or not isinstance(switch_at, numbers.Real):
+        raise TypeError(f"switch_at must be a real number; got {switch_at!r}.")
+    if not 0 < switch_at <= 1:
+        raise ValueError(f"switch_at must be in (0, 1]; got {switch_at!r}.")
+    return switch, float(switch_at)
 
 
 def _check_density(value: Any) -> float:

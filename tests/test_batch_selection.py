@@ -169,3 +169,84 @@ def test_density_weighted_method_is_registered():
 
     assert set(BUDGET_AWARE_METHODS) <= set(METHODS)
     assert _strategy_for("entropy_diversity_quarter_dense") == aift_sampling(density=1.0)
+
+
+class LabeledLearner:
+    """A learner past the cold start: labeled set, patch probabilities and features.
+
+    The network says class 1 for every candidate whose first pixel is bright;
+    ``embed`` is the candidate's mean pixel vector.
+    """
+
+    classes = [0, 1]
+
+    def __init__(self, X_training, y_training, network_class):
+        self.X_training, self.y_training = X_training, np.asarray(y_training)
+        self._network_class = network_class
+
+    def predict_patch_proba(self, X):
+        X = np.asarray(X, dtype=float)
+        q = 0.1 + 0.8 * self._network_class(X)
+        q = np.repeat(q[:, None], X.shape[1], axis=1)
+        # spread the patches a little so that the AIFT scores differ between candidates
+        q = np.clip(q + 0.05 * (X[:, :, 0, 0, 0] / 255.0 - 0.5), 0.01, 0.99)
+        return np.stack([1 - q, q], axis=-1)
+
+    def embed(self, X):
+        return np.asarray(X, dtype=float).mean(axis=1).reshape(len(X), -1)
+
+
+def _clusters(rng, sizes):
+    """Tight clusters of candidates; cluster c has grey level 20 + 18 c."""
+    cluster = np.repeat(np.arange(len(sizes)), sizes)
+    X = (20 + 18 * cluster)[:, None, None, None, None] + rng.integers(
+        -2, 3, size=(len(cluster), 2, 3, 4, 4))
+    return X.astype(np.uint8), cluster
+
+
+def test_switch_covers_unlabeled_clusters_while_the_network_disagrees_with_the_labels(rng):
+    # the labeled clusters are the largest: size alone would pick them
+    X, cluster = _clusters(rng, [14, 14, 14] + [8] * 9)
+    # clusters 0, 1 and 2 hold labels, 5 of each class: the cold start is over
+    labeled = np.array([0, 1, 2, 14, 15, 16, 28, 29, 30, 31, 32])
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    pool = np.setdiff1d(np.arange(len(X)), labeled)
+    strategy = aift_sampling(switch="agreement", switch_at=0.9)
+    # the labels say: dark is 0, from cluster 2 on 1; a network that says the opposite
+    # disagrees with the labeled neighbours everywhere, so the whole batch covers
+    bright = lambda X: (X[:, 0, 0, 0, 0] > 47).astype(float)  # noqa: E731
+    contrary = LabeledLearner(X[labeled], y, lambda X: 1 - bright(X))
+    picked, _ = strategy(contrary, X[pool], n_instances=3, random_state=0)
+    # one candidate from each of three clusters that hold no label
+    assert min(cluster[pool][picked]) >= 3 and len(set(cluster[pool][picked].tolist())) == 3
+    # a network that agrees with its labeled neighbours everywhere: the AIFT ranking alone
+    agreeing = LabeledLearner(X[labeled], y, bright)
+    picked, _ = strategy(agreeing, X[pool], n_instances=3, random_state=0)
+    ranked, _ = aift_sampling()(agreeing, X[pool], n_instances=3)
+    assert picked.tolist() == ranked.tolist()
+
+
+def test_disagreement_share_follows_the_agreement():
+    from sklearn_aift._coverage import disagreement_share
+
+    assert disagreement_share(0.5, 2, 0.9) == 0.0  # chance: cover only
+    assert disagreement_share(0.9, 2, 0.9) == 1.0
+    assert disagreement_share(0.7, 2, 0.9) == pytest.approx(0.5)
+    assert disagreement_share(0.2, 5, 0.6) == 0.0
+    assert disagreement_share(0.4, 5, 0.6) == pytest.approx(0.5)
+
+
+def test_switch_parameters_are_checked_and_named():
+    s = aift_sampling(switch="agreement", switch_at=0.8)
+    assert s.get_params()["switch"] == "agreement" and s.get_params()["switch_at"] == 0.8
+    assert "switch='agreement'" in s.__name__
+    assert "switch" not in entropy_diversity_quarter.get_params()
+    with pytest.raises(ValueError, match="switch must be one of"):
+        aift_sampling(switch="always")
+    with pytest.raises(ValueError, match=r"switch_at must be in \(0, 1\]; got 0"):
+        aift_sampling(switch="agreement", switch_at=0)
+    with pytest.raises(TypeError, match="switch='agreement' needs candidate features"):
+        s(PixelNet(), np.zeros((4, 2, 3, 4, 4), dtype=np.uint8), n_instances=2)
+    from sklearn_aift.experiment._methods import _strategy_for
+
+    assert _strategy_for("entropy_diversity_quarter_switch") == aift_sampling(switch="agreement")

@@ -278,6 +278,13 @@ def test_resume_after_interruption_gives_the_same_table(frames, tmp_path):
     final = run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
                            callback=nothing.append, **kwargs)
     assert nothing == [] and _comparable(final) == _comparable(reference)
+    # a method added to the comparison runs alone: the others are read back
+    added = []
+    run_comparison(_net(), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
+                   callback=lambda row: added.append(row["method"]),
+                   **dict(kwargs, methods=["entropy_quarter", "ift_random", "diversity_quarter"]))
+    assert set(added) == {"diversity_quarter"}
+    assert len(list((tmp_path / "store").glob("*.jsonl"))) == 1
     # another configuration gets its own store
     run_comparison(_net(lr=0.01), X_pool, y_pool, X_test, y_test, out_dir=tmp_path,
                    **dict(kwargs, seeds=[0], methods=["ift_random"], n_rounds=1))
@@ -422,3 +429,22 @@ def test_one_frozen_pass_per_study_kept_for_the_next_run(frames, weights_file, t
     # and a reference without the shared pass gives the same numbers
     fresh = _study(frames, net=net, seeds=[2], methods=["entropy_quarter"])
     _same_results(more.select(seed=2, method="entropy_quarter"), fresh)
+
+
+def test_result_store_runs_a_method_again_when_its_strategy_changed(tmp_path):
+    from sklearn_aift.experiment._store import _ResultStore
+
+    store = _ResultStore(tmp_path / "s.jsonl", "k", {})
+    store.load_for({"a": {"params": {"x": 1}}, "b": {"params": {}}})
+    for method in ("a", "b"):
+        store.append({"type": "round", "method": method, "seed": 0, "round": 0})
+        store.append({"type": "done", "method": method, "seed": 0, "n_rounds": 0})
+    # same strategies: everything is kept
+    again = store.load_for({"a": {"params": {"x": 1}}, "b": {"params": {}}})
+    assert sum(r["type"] == "done" for r in again) == 2
+    # a's parameters changed: a's records go, b's stay, a is described anew
+    changed = _ResultStore(tmp_path / "s.jsonl", "k", {}).load_for({"a": {"params": {"x": 2}}})
+    assert [r["method"] for r in changed if r["type"] == "done"] == ["b"]
+    assert {"type": "method", "method": "a", "strategy": {"params": {"x": 2}}} in changed
+    reread = _ResultStore(tmp_path / "s.jsonl", "k", {}).load()
+    assert [r["method"] for r in reread if r["type"] == "done"] == ["b"]

@@ -39,13 +39,17 @@ BATCH_AWARE_METHODS: tuple[str, ...] = (
 
 #: AIFT (Entropy+Diversity) 1/4 with its scores weighted by typicality
 #: (``density=1``): informative candidates of dense regions before outliers.
-BUDGET_AWARE_METHODS: tuple[str, ...] = ("entropy_diversity_quarter_dense",)
+#: ``_switch``: after the cold start, part of each batch covers the pool until
+#: the network agrees with its labeled neighbours (``switch="agreement"``).
+BUDGET_AWARE_METHODS: tuple[str, ...] = ("entropy_diversity_quarter_dense",
+                                         "entropy_diversity_quarter_switch")
 
 _VARIANTS = {
     "entropy_diversity_quarter_diverse": ("entropy_diversity_quarter", {"batch": "diverse"}),
     "entropy_diversity_quarter_randomized": ("entropy_diversity_quarter",
                                              {"batch": "randomized"}),
     "entropy_diversity_quarter_dense": ("entropy_diversity_quarter", {"density": 1.0}),
+    "entropy_diversity_quarter_switch": ("entropy_diversity_quarter", {"switch": "agreement"}),
 }
 
 #: The strategies of other libraries (:mod:`sklearn_aift.peers`), computed
@@ -81,6 +85,7 @@ _METHOD_LABELS = {
     "entropy_diversity_quarter_diverse": "AIFT (Entropy+Diversity) 1/4, diverse batch",
     "entropy_diversity_quarter_randomized": "AIFT (Entropy+Diversity) 1/4, randomized batch",
     "entropy_diversity_quarter_dense": "AIFT (Entropy+Diversity) 1/4, typicality-weighted",
+    "entropy_diversity_quarter_switch": "AIFT (Entropy+Diversity) 1/4, covering until agreement",
     "one_view_entropy": "Entropy, one view (scikit-activeml)",
     "one_view_margin": "Margin, one view (scikit-activeml)",
     "bald": "BALD, MC dropout (baal)",

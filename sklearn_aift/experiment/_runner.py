@@ -280,9 +280,10 @@ def run_comparison(
     records: list[dict[str, Any]] = []
     if out_dir is not None:
         out_dir = Path(out_dir)
+        # the methods are not part of the key: one store holds every method run on this
+        # configuration, so that adding a method to a comparison reuses the others' runs
         config = {
             "store_version": _STORE_VERSION,
-            "strategies": {m: describe_strategy(f) for m, f in strategies_of.items()},
             "estimator": _estimator_signature(estimator),
             "pool": _data_fingerprint(X_pool, y_pool),
             "test": _data_fingerprint(X_test, y_test),
@@ -293,7 +294,7 @@ def run_comparison(
         }
         key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
         store = _ResultStore(out_dir / "store" / f"{key}.jsonl", key, config)
-        records = store.load()
+        records = store.load_for({m: describe_strategy(f) for m, f in strategies_of.items()})
 
     rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
     done: set[tuple[str, int]] = set()

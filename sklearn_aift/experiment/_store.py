@@ -18,7 +18,8 @@ from ._results import _atomic_write, _json_safe
 logger = logging.getLogger(__name__)
 
 # 2: rows of round 0 (M0 before any label) were added
-_STORE_VERSION = 2
+# 3: the methods left the key; a "method" record describes each method's strategy
+_STORE_VERSION = 3
 
 # ---------------------------------------------------------------------------
 # The resumable result store
@@ -31,7 +32,9 @@ class _ResultStore:
     The first line is a header with the format version and the configuration
     key; every later line is a record: ``{"type": "round", ...}`` (one result
     row), ``{"type": "done", "method", "seed", "n_rounds"}`` (a (method, seed)
-    finished) or ``{"type": "full_data", "seed", "auc", ...}``. Each record is
+    finished), ``{"type": "method", "method", "strategy"}`` (the strategy the
+    method's records were computed with) or ``{"type": "full_data", "seed",
+    "auc", ...}``. Each record is
     flushed and fsynced when written, so a killed run loses at most the line
     being written, which is dropped on the next load.
     """
@@ -86,6 +89,31 @@ class _ResultStore:
         if good_bytes < len(raw):
             with open(self.path, "r+b") as fh:
                 fh.truncate(min(good_bytes, len(raw)))
+        return records
+
+    def load_for(self, strategies: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Read the records, keeping only those computed with ``strategies``.
+
+        ``strategies`` maps each method of the run to its strategy's
+        description. A method first seen gets a ``"method"`` record; the
+        records of a method whose strategy has changed since are dropped (the
+        method runs again), with a log line saying so. Methods of earlier runs
+        that this run does not name are kept as they are.
+        """
+        records = self.load()
+        described = {r["method"]: r["strategy"] for r in records if r.get("type") == "method"}
+        changed = {m for m, d in strategies.items()
+                   if m in described and json.loads(json.dumps(_json_safe(d))) != described[m]}
+        if changed:
+            logger.info("the strategies of %s changed since %s was written: running them again",
+                        sorted(changed), self.path)
+            records = [r for r in records if r.get("method") not in changed]
+            self.rewrite(records)
+        for method, description in strategies.items():
+            if method not in described or method in changed:
+                record = {"type": "method", "method": method, "strategy": description}
+                self.append(record)
+                records.append(_json_safe(record))
         return records
 
     def append(self, record: Mapping[str, Any]) -> None:
