@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .candidates import materialize
-from .experiment import AIFT_METHODS, ResultsTable, method_label
+from .experiment import AIFT_METHODS, PEER_METHODS, ResultsTable, method_label
 from .utils import check_int
 
 __all__ = [
@@ -60,12 +60,19 @@ _POSITIVE_COLOR = "tab:blue"
 _NEGATIVE_COLOR = "gold"
 
 
+# Colours of the other methods (batch-aware variants, peers), none of the above.
+_OTHER_COLORS = ("tab:brown", "tab:pink", "teal", "navy", "goldenrod", "lime", "indigo",
+                 "salmon", "darkkhaki", "deepskyblue", "maroon", "slategray")
+
+
 def _style(method: str, index: int) -> dict[str, Any]:
-    color = _COLORS.get(method, f"C{index % 10}")
+    color = _COLORS.get(method, _OTHER_COLORS[index % len(_OTHER_COLORS)])
     if method in AIFT_METHODS and not method.endswith("_quarter"):
         linestyle = "--"
     elif method == "scratch":
         linestyle = ":"
+    elif method in PEER_METHODS:
+        linestyle = "-."
     else:
         linestyle = "-"
     return {"color": color, "linestyle": linestyle}
