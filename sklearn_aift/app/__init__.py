@@ -12,7 +12,7 @@ used, so that ``import sklearn_aift`` stays light.
 from importlib import import_module
 
 from ._campaign import LabelingCampaign
-from ._lock import SessionInUseError
+from ..learner import SessionInUseError
 
 __all__ = ["LabelingCampaign", "SessionInUseError", "create_app", "generate_token"]
 

@@ -141,7 +141,7 @@ def _check_model_on_folder(estimator: Any, protocol: Any, images_dir: str) -> No
     """Predict the folder's first readable image once: bad model arguments fail before serving."""
     from ..candidates import CandidateSet
     from ..io import UnreadableImageError, verify_image
-    from ._campaign import list_folder_images
+    from ._folder import list_folder_images
 
     if not os.path.isdir(images_dir):
         raise UsageError(f"IMAGES_DIR {images_dir}: not a folder")
@@ -185,7 +185,7 @@ def _check_listen(host: str, port: int) -> None:
 
 def _check_session_free(session: str) -> None:
     """One line, before any set-up, when another server holds the session folder."""
-    from ._lock import SessionInUseError, check_session_free
+    from ..learner import SessionInUseError, check_session_free
 
     try:
         check_session_free(session)
@@ -248,7 +248,7 @@ def run_label(args: argparse.Namespace) -> int:
     from .. import strategies
     from . import _import_web
     from ._campaign import LabelingCampaign
-    from ._lock import SessionInUseError
+    from ..learner import SessionError, SessionInUseError
 
     uvicorn = _import_web("uvicorn")
     create_app = _import_web("._server", __package__).create_app
@@ -275,6 +275,8 @@ def run_label(args: argparse.Namespace) -> int:
             labels=args.labels, labels_from_folders=args.labels_from_folders)
     except SessionInUseError as exc:  # another server took it since the first check
         raise UsageError(str(exc)) from None
+    except SessionError as exc:  # made with another strategy or other model options
+        raise UsageError(f"--session {args.session}: {exc}") from None
     app = create_app(campaign, token=token)
     shown = "[::1]" if args.host == "::1" else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
