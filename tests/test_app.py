@@ -350,7 +350,7 @@ def test_kill_9_mid_fine_tune_then_resume(tmp_path):
 
 
 def test_non_loopback_host_generates_a_token(tmp_path):
-    from sklearn_aift.app._cli import _check_host
+    from sklearn_aift.cli._label import _check_host
 
     assert _check_host("127.0.0.1", None) is None
     assert _check_host("::1", None) is None
