@@ -807,6 +807,28 @@ def test_a_batch_image_that_turns_unreadable_is_replaced_after_a_restart(tmp_pat
         resumed.close()
 
 
+def test_a_labeled_image_deleted_before_fine_tuning_does_not_stop_the_campaign(tmp_path,
+                                                                                caplog):
+    images = make_image_folder(tmp_path / "images")
+    campaign = open_campaign(images, tmp_path / "session")
+    try:
+        first, *others = campaign.batch()
+        campaign.label(first["id"], "positive")
+        (images / first["file"]).unlink()  # after its label, before the batch is complete
+        for candidate in others:
+            campaign.label(candidate["id"], "negative")
+        with caplog.at_level(logging.WARNING, logger="sklearn_aift.learner"):
+            assert campaign.wait_idle(120)
+        assert any("1 labeled candidate(s) are not in the pool" in r.getMessage()
+                   for r in caplog.records)  # the model is fine-tuned on the other two
+        status = campaign.status()
+        assert status["phase"] == "labeling", status["message"]
+        assert status["completed_rounds"] == 1 and status["rounds"][0]["n_labels"] == 2
+        assert first["file"] in campaign.labels_csv()  # it keeps its label
+    finally:
+        campaign.close()
+
+
 # -- one process per session ---------------------------------------------------------------
 def test_a_session_opens_in_one_campaign_at_a_time(tmp_path):
     from sklearn_aift.app import SessionInUseError

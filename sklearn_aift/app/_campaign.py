@@ -28,6 +28,7 @@ from ._worker import BackgroundWork
 
 __all__ = ["LabelingCampaign"]
 
+
 class LabelingCampaign(Decisions, BackgroundWork):
     """An AIFT labeling campaign over a folder of images, durable in a session folder.
 

@@ -86,6 +86,15 @@ class ContentKeyed:
     """
 
     def __init__(self, candidates: CandidateSet, keys: np.ndarray) -> None:
+        self.update(candidates, keys)
+
+    def update(self, candidates: CandidateSet, keys: np.ndarray) -> None:
+        """Hold other candidates: the folder's pool is one object, rescanned in place.
+
+        The learner keeps the pool it was last given and notices the new keys
+        (see ``ActiveLearner.query``), so fine-tuning reads the files of the
+        latest scan.
+        """
         self.candidates = candidates
         self.keys = np.asarray(keys, dtype=object)
 
@@ -144,7 +153,7 @@ class ImageFolder:
         self._skipped: set[Path] = set()  # files skipped and said so
 
     def scan(self) -> ContentKeyed:
-        """Scan the folder into a new pool; earlier images stay servable by id.
+        """Scan the folder into the pool (updated in place); earlier images stay servable.
 
         Returns
         -------
@@ -177,7 +186,10 @@ class ImageFolder:
         candidates = CandidateSet([str(p) for p in paths], self.protocol, image_mode="RGB")
         ids = np.asarray(candidates.content_keys(), dtype=object)
         id_of = dict(zip(first, ids.tolist()))
-        self.pool = ContentKeyed(candidates, ids)
+        if self.pool is None:
+            self.pool = ContentKeyed(candidates, ids)
+        else:
+            self.pool.update(candidates, ids)
         self.files.update(zip(ids.tolist(), paths))
         self.present = set(ids.tolist())
         self.ids_by_file = {self.relative(path): id_of[d] for path, d in readable}
@@ -190,7 +202,7 @@ class ImageFolder:
             self._skipped.add(path)
 
     def digest(self, path: Path, warn: bool = True) -> str | None:
-        """The content digest of a file (decoded once per path, size and mtime); None if unreadable."""
+        """A file's content digest (decoded once per path, size and mtime); None if unreadable."""
         try:
             return verify_image(path)
         except UnreadableImageError as exc:

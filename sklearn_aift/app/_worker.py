@@ -225,7 +225,12 @@ class BackgroundWork:
         return last["training_time"] * max(1.0, n_labels / last["n_labels"])
 
     def _train(self, round_: int) -> None:
-        """Fine-tune the learner on every label (round 0: the imported ones) and close the round."""
+        """Fine-tune on every label (round 0: the imported ones) and close the round.
+
+        The folder is scanned first: the learner reads the labeled images from
+        the files as they are now, and leaves out those that disappeared.
+        """
+        self._folder.scan()
         current = self._store.current_decisions()
         n_present = sum(e["kind"] == "label" and key in self._folder.present
                         for key, e in current.items())

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..candidates import KeyedCandidates
+from ..candidates import KeyedCandidates, candidate_keys
 from ._validation import estimator_params
 
 __all__ = ["RoundKeeping", "now"]
@@ -188,15 +188,19 @@ class RoundKeeping:
                 # the keys are known: the net finds the cached activations without digesting
                 X_train = KeyedCandidates(X_train, keys)
             return X_train, y_train
-        pool = self._pool
-        where = {} if pool is None else {str(k): i for i, k in reversed(list(enumerate(pool.keys)))}
+        where: dict[str, int] = {}
+        if self._pool is not None:
+            # the keys as they are now: a lazy pool may have been updated since it was bound
+            for i, key in enumerate(candidate_keys(self._pool.X)):
+                where.setdefault(str(key), i)
         found = [j for j, key in enumerate(keys) if key in where]
         if len(found) < len(keys):
             _logger.warning("%d labeled candidate(s) are not in the pool any more; they keep "
                             "their labels but are not trained on", len(keys) - len(found))
         if not found:
             return None, y_train[:0]
-        return pool.X[np.asarray([where[keys[j]] for j in found], dtype=np.intp)], y_train[found]
+        rows = np.asarray([where[keys[j]] for j in found], dtype=np.intp)
+        return self._pool.X[rows], y_train[found]
 
     def _do_fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
         trained = self._can_train()
