@@ -222,6 +222,21 @@ def test_images_served_by_id_only(client, campaign):
         assert b"root:" not in r.content
 
 
+def test_a_batch_is_sent_with_its_own_round():
+    """The campaign may complete a round while the batch is read: the reply stays consistent."""
+
+    class Finishing:  # its round moves on right after the batch of round 5 was read
+        def batch(self):
+            return [{"id": "a", "round": 5}]
+
+        def status(self):
+            return {"round": 6}
+
+    reply = TestClient(create_app(Finishing(), token=TOKEN)).get("/api/batch", headers=auth())
+    assert reply.json() == {"round": 5, "candidates": [
+        {"id": "a", "round": 5, "image_url": "/api/images/a"}]}
+
+
 def test_label_via_api_is_committed_before_reply(client, campaign):
     cid = campaign.batch()[0]["id"]
     r = client.post("/api/labels", json={"id": cid, "label": "positive"}, headers=auth())

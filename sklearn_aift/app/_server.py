@@ -188,7 +188,11 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
         items = campaign.batch()
         for item in items:
             item["image_url"] = f"/api/images/{item['id']}"
-        return {"round": campaign.status()["round"], "candidates": items}
+        # the round of these very candidates: the campaign may move to the next round
+        # between the two reads (its batch is then ranked), and the page must not file
+        # the old candidates under the new round
+        round_ = items[0]["round"] if items else campaign.status()["round"]
+        return {"round": round_, "candidates": items}
 
     @app.post("/api/labels", summary="Label (or skip) a candidate; committed before the reply")
     async def post_label(request: Request) -> dict:
