@@ -1,4 +1,4 @@
-"""The ``sklearn-aift`` command: the demo and the method comparison on your data.
+"""The ``sklearn-aift`` command: the demo, the method comparison and the labeling page.
 
 ``sklearn-aift demo`` runs a short AIFT-vs-random comparison on the embedded
 synthetic colonoscopy frames; ``sklearn-aift compare`` runs any of the nine
@@ -6,7 +6,8 @@ methods on the synthetic set, Kvasir-SEG, a MedMNIST ``.npz`` file or a folder
 of class sub-folders. Both print a table of AUC against labels and the
 annotation saving, and write the results and figures to an output folder.
 Running the same command again after an interruption continues where it
-stopped.
+stopped. ``sklearn-aift label`` (``_label.py``) serves the labeling page of
+:mod:`sklearn_aift.app` for a folder of images.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ The SQLite database (format version 2) has six tables:
     ``strategy`` (:func:`~sklearn_aift.strategies.describe_strategy`),
     ``estimator_class``, ``estimator_params`` (JSON-exact parameters),
     ``estimator_params_repr`` (the ``repr`` of the others), ``classes``,
-    ``random_state``, ``completed_round``, ``checkpoint_round``,
-    ``checkpoint_file`` and ``checkpoint_sha256``.
+    ``random_state``, ``keep_pixels``, ``completed_round``,
+    ``checkpoint_round``, ``checkpoint_file`` and ``checkpoint_sha256``.
 ``rounds(round INTEGER PRIMARY KEY, status TEXT, only_new INTEGER, record TEXT)``
     One row per round; ``status`` is ``'open'`` (collecting labels, no
     fine-tuning asked for yet), ``'labeled'`` (fine-tuning asked for, not
@@ -34,7 +34,13 @@ round INTEGER, annotator TEXT, labeled_at TEXT)``
 ``pixels(candidate_key TEXT PRIMARY KEY, pixels BLOB)``
     The pixels of every labeled candidate (zlib-compressed ``.npy`` bytes), so
     a session resumes and fine-tunes whatever pool is passed later, including
-    a pool from which the labeled candidates were deleted.
+    a pool from which the labeled candidates were deleted. Empty when
+    ``keep_pixels`` is false: the labeled candidates are then read from the
+    pool by key.
+
+A labeling page adds the tables of its expert's decisions (labels, skips and
+undos, batches, rounds; see :meth:`SessionStore.open_decisions`); a withdrawn
+label leaves ``labels`` and appears in ``label_events`` as a label of None.
 
 Each call of :meth:`SessionStore.record_labels` (one ``teach``) is a single
 transaction committed before fine-tuning starts. After a round's fine-tuning,
