@@ -844,6 +844,27 @@ def test_a_labeled_image_deleted_before_fine_tuning_does_not_stop_the_campaign(t
         campaign.close()
 
 
+def test_a_labeled_image_that_breaks_before_the_model_learns_it(tmp_path, caplog):
+    images = make_image_folder(tmp_path / "images", n=40, nested=False)
+    campaign = open_campaign(images, tmp_path / "session")
+    try:
+        batch = campaign.batch()
+        outside = next(f"img_{i:03d}.png" for i in range(40)
+                       if f"img_{i:03d}.png" not in {c["file"] for c in batch})
+        (tmp_path / "labels.csv").write_text(f"{outside},positive\n")
+        assert campaign.import_labels(tmp_path / "labels.csv") == 1  # recorded, not learned yet
+        (images / outside).write_bytes((images / outside).read_bytes()[:100])
+        for candidate in batch:
+            campaign.label(candidate["id"], "negative")
+        assert campaign.wait_idle(120)
+        status = campaign.status()
+        assert status["phase"] == "labeling", status["message"]
+        assert status["completed_rounds"] == 1 and status["rounds"][0]["n_labels"] == 3
+        assert outside in campaign.labels_csv()  # its label is kept
+        assert any("cannot read a labeled image yet" in r.getMessage() for r in caplog.records)
+    finally:
+        campaign.close()
+
 # -- one process per session ---------------------------------------------------------------
 def test_a_session_opens_in_one_campaign_at_a_time(tmp_path):
     from sklearn_aift.app import SessionInUseError

@@ -122,9 +122,25 @@ class BackgroundWork:
                                     "is kept and the model learns it once the image is back",
                                     current[key]["label"], current[key]["file"])
         for annotator, items in taught.items():
-            index = np.asarray([i for i, _ in items], dtype=np.intp)
-            self._learner.teach(pool[index], [c for _, c in items], fine_tune=False,
-                                annotator=annotator)
+            try:
+                self._teach(pool, items, annotator)
+            except OSError:  # an image went since the scan: the others are taught alone
+                for item in items:
+                    try:
+                        self._teach(pool, [item], annotator)
+                    except OSError as exc:
+                        key = pool.keys[item[0]]
+                        if key not in self._unreachable:
+                            self._unreachable.add(key)
+                            _logger.warning("cannot read a labeled image yet (%s): its label "
+                                            "is kept and the model learns it once the image "
+                                            "is readable", exc)
+
+    def _teach(self, pool: Any, items: list[tuple[int, int]], annotator: str) -> None:
+        """Teach the learner the candidates at pool positions ``items`` (position, code)."""
+        index = np.asarray([i for i, _ in items], dtype=np.intp)
+        self._learner.teach(pool[index], [c for _, c in items], fine_tune=False,
+                            annotator=annotator)
 
     def _untrained_imports(self) -> bool:
         return any(e["kind"] == "label" and e["round"] == 0
