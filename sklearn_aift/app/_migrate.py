@@ -62,7 +62,9 @@ def discard_unfinished(session: Path) -> None:
     if (session / OLD_STORE).is_file() and SessionStore.exists(session):
         if _MIGRATED_MARK not in SessionStore(session).read_meta():
             _logger.warning("session %s: finishing an interrupted conversion", session)
-            os.remove(SessionStore(session).db_path)
+            db = SessionStore(session).db_path
+            for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                path.unlink(missing_ok=True)
             shutil.rmtree(session / "weights", ignore_errors=True)
 
 

@@ -91,7 +91,17 @@ class PageRecords:
     """
 
     def open_decisions(self) -> None:
-        """Add the decision tables to the store when it lacks them (idempotent)."""
+        """Add the decision tables to the store when it lacks them (idempotent).
+
+        The database also switches to write-ahead logging (kept in the file):
+        a page reads the store while its background thread writes to it, and
+        with a write-ahead log the readers do not wait for the writer.
+        """
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
         self._transaction(lambda conn: [conn.execute(sql) for sql in _TABLES.split(";")
                                         if sql.strip()])
 
