@@ -142,6 +142,7 @@ def run(ds, args):
                   freeze=le.SETTINGS[args.setting],
                   activation_cache=ActivationCache(max_bytes=None), device="cpu", **le.RATES)
     rounds = max(1, min(args.rounds, len(ds.y_pool) // (2 * args.batch_size)))
+    computed = set()  # the (method, seed) runs this invocation computes (not read back)
     start = time.perf_counter()
     # fill the shared activation cache first, so that no method's timing pays for it
     net.predict_patch_proba(ds.X_pool)
@@ -152,7 +153,9 @@ def run(ds, args):
                              methods=args.methods.split(","), n_rounds=rounds,
                              batch_size=args.batch_size, seeds=args.seeds,
                              positive_label=ds.positive, patch_proba_rounds=(),
-                             out_dir=Path(args.out) / ds.name / args.setting, verbose=0)
+                             out_dir=Path(args.out) / ds.name / args.setting, verbose=0,
+                             callback=lambda row: computed.add((row["method"], row["seed"])))
+    ds.runs = (len(computed), len(results.methods) * len(results.seeds))
     return results, time.perf_counter() - start, len(y_test)
 
 
@@ -241,7 +244,10 @@ def describe(ds, results, wall, n_test, args):
         f"{ds.description}. Pool {len(ds.y_pool)} candidates "
         f"({np.mean(ds.y_pool == ds.positive):.0%} positive), test set {n_test}; "
         f"{len(results.seeds)} seeds, b = {args.batch_size}, {full} labels at most, "
-        f"{args.setting}; this invocation {wall / 60:.1f} min.", "",
+        f"{args.setting}; this invocation {wall / 60:.1f} min, computing {ds.runs[0]} of the "
+        f"{ds.runs[1]} (method, seed) runs" + (" (the others were read back from the store of "
+                                               "an earlier invocation of the same command)"
+                                               if ds.runs[0] < ds.runs[1] else "") + ".", "",
         "Mean test AUC +- std over the seeds:", "",
         format_metric_table(results, budgets_of(results), markdown=True), "",
         f"Labels needed to first reach IFT Random's mean AUC at {full} labels "

@@ -109,9 +109,7 @@ def arithmetic(out, n_pool, n_test, args, n_runs):
     flat = A.reshape(-1, *A.shape[2:])
     net = make_net()
     net.predict_proba(np.zeros((1, 1, 3, 64, 64), dtype=np.uint8))
-    from sklearn_aift.net._building import inference_module
-
-    module = inference_module(net, torch.device("cpu"))
+    module = net.module_ if hasattr(net, "net_") else net._inference_module(torch.device("cpu"))
     tail = Tail(module.backbone, module.n_frozen)
     tail.eval()
 

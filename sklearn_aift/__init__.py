@@ -7,7 +7,7 @@ arrive, starting from zero labels.
 """
 
 from . import app as _app
-from ._version import __version__
+from .utils._version import __version__
 from .app import LabelingCampaign, generate_token
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones

@@ -1,4 +1,4 @@
-"""The cold start: which candidates to ask about before the model knows anything.
+"""The cold start's representative batch: what to ask about before the model knows anything.
 
 With zero labels, M0's last layer is untrained, so entropy and diversity over
 its patch predictions reflect the random head, not the data: the first AIFT
@@ -7,19 +7,18 @@ labeled set holds a few candidates of every class, the strategies instead pick
 a *representative* batch: the candidates nearest to the centres of a k-means
 clustering of the pool in the network's own (pretrained) feature space, larger
 clusters first. Such a batch covers the pool's main modes, as random picks do
-on average, but without their bad draws.
+on average, but without their bad draws. Whether a learner is still in its
+cold start is the strategy context's to say
+(:meth:`~sklearn_aift._strategy_context.StrategyContext.in_cold_start`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
-
-from ._strategy_context import strategy_context
 
 logger = logging.getLogger(__name__)
 
@@ -27,25 +26,6 @@ logger = logging.getLogger(__name__)
 _N_COMPONENTS = 32
 # Above this many candidates, mini-batch k-means keeps a round fast.
 _MINIBATCH_ABOVE = 20_000
-
-
-def in_cold_start(learner: Any, min_per_class: int) -> bool:
-    """Whether some class has fewer than ``min_per_class`` labels in ``learner``.
-
-    Learners that do not expose their labels (``y_training``) are never in
-    the cold start: a strategy called on a bare estimator does not know what
-    is labeled.
-    """
-    context = strategy_context(learner)
-    y = context.labels
-    if y is None:
-        return False
-    classes = context.classes
-    values, counts = np.unique(y, return_counts=True) if len(y) else ([], [])
-    held = dict(zip(np.asarray(values).tolist(), np.asarray(counts).tolist()))
-    if classes is None or len(classes) < 2:
-        return len(held) < 2 or min(held.values()) < min_per_class
-    return any(held.get(c, 0) < min_per_class for c in np.asarray(classes).tolist())
 
 
 def representative_order(features: np.ndarray, n_instances: int,

@@ -13,7 +13,8 @@ chunks ran.
 Where the tasks run is joblib's choice, set by the caller:
 
 * nothing configured and ``n_jobs`` None or 1: in-process, unchanged (the
-  strategies do not even go through this module);
+  strategies do not even go through this module: their strategy context
+  says whether to, see ``StrategyContext.scores_in_chunks``);
 * ``n_jobs=N``: ``N`` local worker processes (joblib's ``loky`` backend), or
   whatever backend a surrounding :func:`joblib.parallel_config` selects;
 * ``joblib.parallel_config(backend="dask")`` with a :class:`distributed.Client`
@@ -63,9 +64,14 @@ import joblib
 import numpy as np
 from joblib import Parallel, delayed
 
-from ._strategy_context import check_patch_proba_shape, strategy_context
+from ._strategy_context import (
+    check_chunk_size,
+    check_patch_proba_shape,
+    dask_backend_active,
+    strategy_context,
+)
 
-__all__ = ["dask_backend", "pool_scores"]
+__all__ = ["dask_backend", "dask_client", "pool_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,28 +86,6 @@ CHUNKS_PER_WORKER = 4
 # --------------------------------------------------------------------------- #
 # argument checks
 # --------------------------------------------------------------------------- #
-def _check_n_jobs(n_jobs: Any) -> int | None:
-    if n_jobs is None:
-        return None
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(
-            f"n_jobs must be None or a non-zero integer (-1 for all CPUs); got {n_jobs!r}."
-        )
-    return int(n_jobs)
-
-
-def _check_chunk_size(chunk_size: Any) -> int | None:
-    if chunk_size is None:
-        return None
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, numbers.Integral)
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be None or a positive integer; got {chunk_size!r}.")
-    return int(chunk_size)
-
-
 def _check_indices(indices: Any, n_pool: int) -> np.ndarray:
     if indices is None:
         return np.arange(n_pool, dtype=np.intp)
@@ -119,59 +103,28 @@ def _check_indices(indices: Any, n_pool: int) -> np.ndarray:
     return idx.astype(np.intp, copy=False)
 
 
-def _configured_n_jobs(learner: Any, n_jobs: Any) -> int | None:
-    """``n_jobs`` as given, else the learner's (or its estimator's) ``n_jobs`` attribute."""
-    if n_jobs is not None:
-        return _check_n_jobs(n_jobs)
-    configured = strategy_context(learner).n_jobs
-    return None if configured is None else _check_n_jobs(configured)
+def dask_client() -> Any:
+    """The client of the active joblib Dask backend, or None under any other backend.
 
-
-def _dask_client() -> Any:
-    """The client of the active joblib Dask backend, or None for other backends."""
-    backend, _ = joblib.parallel.get_active_backend()
-    if type(backend).__name__ != "DaskDistributedBackend":
-        return None
-    return getattr(backend, "client", None)
-
-
-def _parallel_scoring_requested(learner: Any, n_jobs: Any = None, chunk_size: Any = None) -> bool:
-    """Whether a strategy should score its pool through :func:`pool_scores`.
-
-    True when a chunk size is given, when ``n_jobs`` (given, or the
-    estimator's attribute) asks for more than one job, or when a surrounding
-    :func:`joblib.parallel_config` selects a parallel backend such as Dask.
-    Otherwise strategies keep their in-process path untouched.
-
-    Parameters
-    ----------
-    learner : object
-        The learner or estimator of the strategy call.
-    n_jobs : int or None, default=None
-        The strategy call's ``n_jobs`` keyword.
-    chunk_size : int or None, default=None
-        The strategy call's ``chunk_size`` keyword.
+    Pool scoring and the experiment runner submit their tasks on this client
+    directly (see the module documentation).
 
     Returns
     -------
-    requested : bool
-
-    Raises
-    ------
-    ValueError
-        If ``n_jobs`` or ``chunk_size`` is invalid.
+    client : distributed.Client or None
+        The client given to ``joblib.parallel_config(backend="dask")``
+        around the call, else None.
 
     Examples
     --------
-    >>> from sklearn_aift.parallel import _parallel_scoring_requested
-    >>> _parallel_scoring_requested(object()), _parallel_scoring_requested(object(), n_jobs=2)
-    (False, True)
+    >>> from sklearn_aift.parallel import dask_client
+    >>> print(dask_client())  # no Dask backend configured
+    None
     """
-    if _check_chunk_size(chunk_size) is not None:
-        return True
-    if _dask_client() is not None:
-        return True
-    return joblib.effective_n_jobs(_configured_n_jobs(learner, n_jobs)) != 1
+    if not dask_backend_active():
+        return None
+    backend, _ = joblib.parallel.get_active_backend()
+    return getattr(backend, "client", None)
 
 
 # --------------------------------------------------------------------------- #
@@ -405,9 +358,10 @@ def pool_scores(
     >>> bool(np.array_equal(chunked, score(Net().predict_patch_proba(X))))
     True
     """
-    estimator = strategy_context(learner).require_model(for_workers=True)
-    n_jobs = _configured_n_jobs(learner, n_jobs)
-    chunk_size = _check_chunk_size(chunk_size)
+    context = strategy_context(learner)
+    estimator = context.require_model(for_workers=True)
+    n_jobs = context.resolved_n_jobs(n_jobs)
+    chunk_size = check_chunk_size(chunk_size)
     try:
         n_pool = len(X_pool)
     except TypeError:
@@ -421,7 +375,7 @@ def pool_scores(
     if len(indices) == 0:
         return np.empty(0, dtype=np.float64)
 
-    client = _dask_client()
+    client = dask_client()
     n_workers = joblib.effective_n_jobs(n_jobs)
     shape = getattr(X_pool, "shape", None)
     n_patches = int(shape[1]) if shape is not None and len(shape) == 5 else 1

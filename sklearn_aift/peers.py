@@ -49,8 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ._strategy_context import strategy_context
-from ._strategy_inputs import _on_remaining, patch_proba
+from ._strategy_context import on_remaining, patch_proba, strategy_context
 from .candidates import iter_candidate_batches
 from .strategies import _check_cold_start, _check_per_class, _Strategy
 from .utils import check_random_state
@@ -303,7 +302,7 @@ class OneViewUncertainty(_PeerStrategy):
         return {"method": self.method, **super().get_params()}
 
     def _select(self, learner, X_pool, keep, n_pool, n, seed):
-        P = _on_remaining(lambda X: patch_proba(learner, _one_view(X, self.view)), X_pool, keep,
+        P = on_remaining(lambda X: patch_proba(learner, _one_view(X, self.view)), X_pool, keep,
                           n_pool)[:, 0]
         return _uncertainty_query(P, self._METHODS[self.method], n, seed)
 
@@ -374,7 +373,7 @@ class BALDSampling(_PeerStrategy):
         return {"n_samples": self.n_samples, **super().get_params()}
 
     def _select(self, learner, X_pool, keep, n_pool, n, seed):
-        from .net._mc_dropout import mc_dropout_proba
+        from .net import mc_dropout_proba
 
         dropout = _library("baal.bayesian.dropout")
         heuristics = _library("baal.active.heuristics")
@@ -385,7 +384,7 @@ class BALDSampling(_PeerStrategy):
                                     lambda m: dropout.patch_module(m, inplace=True),
                                     n_samples=self.n_samples, random_state=seed)[:, 0]
 
-        predictions = _on_remaining(predict, X_pool, keep, n_pool)  # (n, K, T)
+        predictions = on_remaining(predict, X_pool, keep, n_pool)  # (n, K, T)
         scores = np.asarray(heuristics.BALD().compute_score(predictions), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")[:n]
         return order, scores[order]
@@ -486,7 +485,7 @@ class TypiClustMargin(_PeerStrategy):
         return indices, _utilities_of(indices, utilities)
 
     def _select(self, learner, X_pool, keep, n_pool, n, seed):
-        P = _on_remaining(lambda X: patch_proba(learner, _one_view(X, self.view)), X_pool, keep,
+        P = on_remaining(lambda X: patch_proba(learner, _one_view(X, self.view)), X_pool, keep,
                           n_pool)[:, 0]
         return _uncertainty_query(P, "margin_sampling", n, seed)
 
@@ -526,8 +525,8 @@ class BADGESampling(_PeerStrategy):
         pool = _library("skactiveml.pool")
 
         one_view = lambda X: _one_view(X, self.view)  # noqa: E731
-        features = _on_remaining(lambda X: _embed(learner, one_view(X)), X_pool, keep, n_pool)
-        P = _on_remaining(lambda X: patch_proba(learner, one_view(X)), X_pool, keep,
+        features = on_remaining(lambda X: _embed(learner, one_view(X)), X_pool, keep, n_pool)
+        P = on_remaining(lambda X: patch_proba(learner, one_view(X)), X_pool, keep,
                           n_pool)[:, 0]
         X = np.hstack([features, P])
         clf = _skactiveml_classifier(P.shape[1])

@@ -642,6 +642,25 @@ def candidate_scores(
     chunk_size = _check_chunk_size(chunk_size)
     if not isinstance(check_input, (bool, np.bool_)):
         raise ValueError(f"check_input must be True or False; got {check_input!r}.")
+    return _candidate_scores(P, alpha, lambda1, lambda2, mask, chunk_size, bool(check_input))
+
+
+def _candidate_scores(
+    P: np.ndarray,
+    alpha: float,
+    lambda1: float,
+    lambda2: float,
+    mask: np.ndarray | None = None,
+    chunk_size: int = _DEFAULT_CHUNK,
+    check_input: bool = True,
+) -> np.ndarray:
+    """:func:`candidate_scores` on checked arguments: what the strategies call.
+
+    ``P`` is a 3-D array of at least one patch and two classes (its shape
+    checked by the strategy context), ``alpha`` and the lambdas were checked
+    when the strategy was built. The values of ``P`` are checked here, in
+    the scoring pass, unless ``check_input`` is False.
+    """
     n, m, K = P.shape
     out = np.empty(n, dtype=np.float64)
     if K == 2 and mask is None:

@@ -61,23 +61,16 @@ from typing import Any, Callable
 import numpy as np
 
 from ._batch import BATCH_MODES, select_batch
-from ._cold_start import in_cold_start, representative_order
+from ._cold_start import representative_order
 from ._coverage import disagreement_share, neighbour_agreement, uncovered_typical
 from ._density import typicality
-from ._strategy_context import strategy_context
-from ._strategy_inputs import (
-    _check_n_instances,
-    _on_remaining,
-    _pool_size,
-    _remaining,
-    patch_proba,
-)
+from ._strategy_context import on_remaining, patch_proba, query_positions, strategy_context
 from .candidates import candidate_keys
-from .parallel import _parallel_scoring_requested, pool_scores
+from .parallel import pool_scores
 from .scoring import (
+    _candidate_scores,
     _check_alpha,
     _check_lambdas,
-    candidate_scores,
     check_patch_proba,
     patch_entropy,
 )
@@ -214,12 +207,13 @@ class _Strategy:
         """The checked ``n_instances``, the pool size, the positions left, the cold-start batch.
 
         The batch is None once the cold start is over (or the strategy has none).
+        Nothing is checked twice: under ``ActiveLearner.query`` the arguments
+        arrive validated (see :func:`~sklearn_aift._strategy_context.query_positions`).
         """
-        n_instances = _check_n_instances(n_instances)
-        n_pool = _pool_size(X_pool)
-        keep = _remaining(exclude, n_pool)
+        n_instances, n_pool, keep = query_positions(X_pool, n_instances, exclude)
         picked = None
-        if self.cold_start is not None and in_cold_start(learner, self.cold_start_per_class):
+        if (self.cold_start is not None
+                and strategy_context(learner).in_cold_start(self.cold_start_per_class)):
             picked = self._cold_start_batch(learner, X_pool, keep, n_pool, n_instances,
                                             random_state)
         return n_instances, n_pool, keep, picked
@@ -245,7 +239,7 @@ class _Strategy:
                 "representative batch; ranking by the AIFT criterion instead.", self.__name__,
             )
             return None
-        features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
+        features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
         order, shares = representative_order(features, n_instances, check_random_state(seed))
         return keep[order], shares
@@ -456,7 +450,7 @@ class AIFTSampling(_Strategy):
             scores, n_instances, mode=self.batch, omega=self.omega,
             rng=check_random_state(0 if random_state is None else random_state),
             keys=lambda positions: pool_keys[keep[positions]],
-            features=lambda: _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
+            features=lambda: on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
                                            X_pool, keep, n_pool),
             duplicate_tol=self.duplicate_tol,
         )
@@ -473,13 +467,13 @@ class AIFTSampling(_Strategy):
                 f"{type(learner).__name__}."
             )
         labels = np.asarray(context.labels)
-        P = _on_remaining(lambda X: patch_proba(learner, X), X_pool, keep, n_pool)
+        P = on_remaining(context.patch_proba, X_pool, keep, n_pool)
         classes = np.asarray(context.classes if context.classes is not None
                              else np.unique(labels))
         if len(labels) == 0 or len(classes) != P.shape[-1]:
             return np.zeros(0, dtype=np.intp)
         embed = context.embed
-        pool_features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
+        pool_features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
                                       X_pool, keep, n_pool)
         labeled_features = np.asarray(embed(X_labeled), dtype=np.float64)
         agreement = neighbour_agreement(pool_features, classes[P.mean(axis=1).argmax(axis=1)],
@@ -504,20 +498,21 @@ class AIFTSampling(_Strategy):
                 f"or an `estimator` that has one (e.g. sklearn_aift.AIFTNet); got "
                 f"{type(learner).__name__}."
             )
-        features = _on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
+        features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
         return scores * typicality(features) ** self.density
 
     def _aift_scores(self, learner, X_pool, keep, n_pool, n_jobs, chunk_size):
-        if _parallel_scoring_requested(learner, n_jobs, chunk_size):
+        context = strategy_context(learner)
+        if context.scores_in_chunks(n_jobs, chunk_size):
             score = functools.partial(
-                candidate_scores, alpha=self.alpha, lambda1=self.lambda1, lambda2=self.lambda2
+                _candidate_scores, alpha=self.alpha, lambda1=self.lambda1, lambda2=self.lambda2
             )
             return pool_scores(
                 learner, X_pool, score, indices=keep, n_jobs=n_jobs, chunk_size=chunk_size
             )
-        P = _on_remaining(lambda X: patch_proba(learner, X), X_pool, keep, n_pool)
-        return candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
+        P = on_remaining(context.patch_proba, X_pool, keep, n_pool)
+        return _candidate_scores(P, self.alpha, self.lambda1, self.lambda2)
 
 class RandomSampling(_Strategy):
     """Random queries: the paper's IFT Random baseline.
@@ -570,12 +565,12 @@ class MeanUncertainty(_Strategy):
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
     ):
-        if _parallel_scoring_requested(learner, n_jobs, chunk_size):
+        if strategy_context(learner).scores_in_chunks(n_jobs, chunk_size):
             return pool_scores(
                 learner, X_pool, _mean_entropy, indices=keep, n_jobs=n_jobs,
                 chunk_size=chunk_size,
             )
-        return _mean_entropy(_on_remaining(lambda X: patch_proba(learner, X), X_pool, keep,
+        return _mean_entropy(on_remaining(lambda X: patch_proba(learner, X), X_pool, keep,
                                            n_pool))
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sklearn_aift import ActiveLearner, AIFTNet, aift_sampling, diversity_quarter
-from sklearn_aift._cold_start import in_cold_start, representative_order
+from sklearn_aift._cold_start import representative_order
+from sklearn_aift._strategy_context import in_cold_start
 from sklearn_aift.scoring import candidate_scores
 
 MOBILENET_V2_FILE = os.path.join(torch.hub.get_dir(), "checkpoints", "mobilenet_v2-b0353104.pth")

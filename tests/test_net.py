@@ -20,7 +20,6 @@ from sklearn.utils import estimator_checks as ec
 from sklearn_aift import AIFTNet, ActivationCache
 from sklearn_aift.candidates import candidate_keys
 from sklearn_aift.net import CHECKPOINT_FORMAT
-from sklearn_aift.net._building import cache_for
 
 torch.set_num_threads(1)
 
@@ -329,7 +328,7 @@ def test_bad_labels_and_parameters(data):
 def primed(net, X, y):
     """Fit once (a weights=None net estimates its frozen batch-norm statistics then)."""
     net.fit(X[:4], y[:4])
-    cache = cache_for(net, net.module_)
+    cache = net._cache_for(net.module_)
     cache.clear()
     return net, cache
 

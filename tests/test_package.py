@@ -43,7 +43,7 @@ def test_public_names_resolve():
 
 
 def test_version_is_the_package_version():
-    from sklearn_aift._version import __version__
+    from sklearn_aift.utils._version import __version__
 
     assert sklearn_aift.__version__ == __version__
     assert __version__.count(".") == 2

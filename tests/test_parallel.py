@@ -14,7 +14,8 @@ from PIL import Image
 
 from sklearn_aift import AIFTNet, BoxProtocol, CandidateSet, candidate_scores
 from sklearn_aift import dask_backend, pool_scores
-from sklearn_aift.parallel import _parallel_scoring_requested, _score_chunk
+from sklearn_aift._strategy_context import strategy_context
+from sklearn_aift.parallel import _score_chunk
 from sklearn_aift.strategies import entropy_diversity_quarter, mean_uncertainty
 
 distributed = pytest.importorskip(
@@ -23,6 +24,10 @@ distributed = pytest.importorskip(
 
 N_POOL = 2000
 N_QUERY = 50
+
+
+def _parallel_scoring_requested(learner, **kwargs):
+    return strategy_context(learner).scores_in_chunks(**kwargs)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -131,7 +131,7 @@ def test_bald_ranks_as_baal_does_on_the_nets_mc_dropout(tiny_candidates):
     from baal.bayesian.dropout import patch_module
 
     from sklearn_aift import AIFTNet
-    from sklearn_aift.net._mc_dropout import mc_dropout_proba
+    from sklearn_aift.net import mc_dropout_proba
 
     X, y = tiny_candidates
     # fitted once, so that the batch norms normalise and the features are not ~0

@@ -23,9 +23,7 @@ import numpy as np
 import torch
 
 from ..candidates import candidate_keys
-from ..net import ActivationCache
-from ..net._building import inference_module
-from ..net._inference import frozen_activations
+from ..net import ActivationCache, cache_frozen_activations, frozen_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +131,9 @@ def study_activations(estimator: Any, X_pool: Any, X_test: Any,
     names = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
     if names.get("activation_cache", None) is None:
         return None
-    device = estimator._device()
-    module = inference_module(estimator, device)
-    if module.n_frozen == 0:
+    fingerprint = frozen_fingerprint(estimator)
+    if fingerprint is None:
         return None
-    fingerprint = module.fingerprint(device)
     if known and fingerprint in known:
         return known[fingerprint]
     pool_keys, test_keys = candidate_keys(X_pool), candidate_keys(X_test)
@@ -155,8 +151,7 @@ def study_activations(estimator: Any, X_pool: Any, X_test: Any,
             return FrozenActivations(fingerprint, keys, values)
     start = time.perf_counter()
     for X, keys in ((X_pool, pool_keys), (X_test, test_keys)):
-        frozen_activations(module, X, np.arange(len(X)), keys, cache, device,
-                           int(estimator.batch_size))
+        cache_frozen_activations(estimator, X, cache, keys)
     unique = np.asarray(list(dict.fromkeys((*pool_keys.tolist(), *test_keys.tolist()))))
     values = cache.gather(fingerprint, unique.tolist()).numpy()
     seconds = time.perf_counter() - start

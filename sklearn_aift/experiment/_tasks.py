@@ -39,7 +39,7 @@ import torch
 from joblib import Parallel, delayed
 
 from ..net import ActivationCache
-from ..parallel import _dask_client
+from ..parallel import dask_client
 from ._frozen import FrozenActivations, study_activations
 from ._simulation import _method_estimator, _Study
 
@@ -146,7 +146,7 @@ def _execute(study: _Study, tasks: list[Task], frozen: dict[int, FrozenActivatio
     """Run ``tasks``: ``emit(record)`` for each record, ``finish(*task)`` after each task."""
     if not tasks:
         return
-    client = _dask_client()
+    client = dask_client()
     if len(tasks) > 1 and client is not None:
         _on_dask(client, study, tasks, frozen, progress, emit, finish)
     elif len(tasks) > 1 and joblib.effective_n_jobs(n_jobs) > 1:

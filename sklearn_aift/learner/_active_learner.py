@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import time
 from typing import Any, Callable
 
 import numpy as np
 
 from ..candidates import check_candidate_labels, check_candidates, materialize
 from ..strategies import entropy_diversity_quarter
+from ..utils import check_count, validated_inputs
 from . import _resume
-from ._labeled import LabeledSet
+from ._labeled import LabeledSet, LastQuery, PoolView, identify
 from ._modal_api import ModALAPI
 from ._persistence import SessionPersistence
-from ._pool import PoolView, identify
-from ._query import accepts, call_strategy, check_exclude, check_query_kwargs, strategy_name
-from ._rounds import RoundKeeping
+from ._rounds import PendingRound, RoundKeeping
 from ._run import OracleLoop
 from ._session import SessionStore
 from ._validation import (
@@ -25,7 +26,6 @@ from ._validation import (
     check_classes,
     check_estimator,
     check_labels,
-    check_positive_int,
     is_fitted,
     is_int,
     label_value,
@@ -214,8 +214,8 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         self._last_trained_round = 0
         self._has_trained = False
         self._pool: PoolView | None = None
-        self._last_query: dict[str, Any] | None = None
-        self._pending: dict[str, Any] | None = None
+        self._last_query: LastQuery | None = None  # what teach(indices=...) refers to
+        self._pending: PendingRound | None = None  # a fine-tuning to complete first
         self._store: SessionStore | None = None
         self.history_: list[dict[str, Any]] = []
         self.n_iter_ = 0
@@ -276,7 +276,8 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
             if keys is not self._pool.keys and not np.array_equal(keys, self._pool.keys):
                 self._pool = PoolView(X_pool)  # edited in place: find its copies again
             self._pool.keys = keys
-        self._finish_pending()
+        if self._pending is not None:
+            self._finish_pending()
         return self._pool
 
     def _round_seed(self, round_: int) -> int | None:
@@ -284,6 +285,30 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
             return None
         seq = np.random.SeedSequence([int(self.random_state), int(round_)])
         return int(seq.generate_state(1)[0])
+
+    # -- what query strategies read (see sklearn_aift._strategy_context) --------------------
+    @property
+    def y_training(self) -> np.ndarray:
+        """The labels of ``L``; an empty array before any label."""
+        if self._initialized and len(self._labeled):
+            return np.asarray(self._labeled.labels)
+        classes = self._classes_list if self._initialized else check_classes(self.classes)
+        return np.asarray(classes if classes is not None else [], dtype=None)[:0]
+
+    def predict_patch_proba(self, X: Any) -> np.ndarray:
+        """Patch probabilities of the current model (what strategies score).
+
+        Parameters
+        ----------
+        X : candidate array or CandidateSet
+            Candidates ``(n, m, C, H, W)`` or ``(n, C, H, W)``.
+
+        Returns
+        -------
+        P : ndarray of shape (n, m, K)
+            ``estimator.predict_patch_proba(X)``.
+        """
+        return self.estimator.predict_patch_proba(X)
 
     # -- query ----------------------------------------------------------------------------
     def query(
@@ -322,12 +347,31 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
             If ``n_instances < 1``, the pool is empty or fully labeled, or the
             strategy returns invalid indices.
 
+        Notes
+        -----
+        Besides choosing, a call may change the learner, in this order:
+
+        1. the first call of any method initialises it: checks its
+           parameters, sets the estimator's unset ``classes``, creates the
+           session store with ``autosave`` (and saves a fitted starting
+           model there) and teaches ``X_training``;
+        2. a fine-tuning left incomplete (interrupted, or found pending by
+           :meth:`load`) is completed before the pool is ranked, so the
+           query uses the model of the last round;
+        3. the chosen indices, their scores and the pool are kept as the last
+           query: :meth:`teach` recognises candidates cut from that pool by
+           them, and the next round's ``history_`` entry records them.
+
+        The pool, ``n_instances`` and ``exclude`` are checked here, once; the
+        strategy and the model take them as checked
+        (:func:`sklearn_aift.utils.validated_inputs`).
+
         Examples
         --------
         See :class:`ActiveLearner`.
         """
         self._initialize()
-        n_instances = check_positive_int(n_instances, "n_instances")
+        n_instances = check_count(n_instances, "n_instances")
         pool = self._bind_pool(X_pool)
         check_query_kwargs(self.query_strategy, query_kwargs)
         exclude = np.flatnonzero(~pool.queryable_mask(self._labeled))
@@ -347,8 +391,7 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
             self, self.query_strategy, pool.X, n_instances, exclude, query_kwargs
         )
         X_query = pool.X[indices]
-        self._last_query = {"pool": pool, "indices": indices, "scores": scores,
-                            "scoring_time": elapsed, "X": X_query, "aliases": None}
+        self._last_query = LastQuery(pool, indices, scores, elapsed, X_query)
         _logger.info("round %d: queried %d candidate(s) in %.2f s", round_, len(indices), elapsed)
         return indices, X_query
 
@@ -418,7 +461,8 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         annotator = check_annotator(annotator)
         labels = [label_value(v) for v in y.tolist()]
         check_labels(labels, self._effective_classes(), declared=self._classes_list is not None)
-        self._finish_pending()
+        if self._pending is not None:
+            self._finish_pending()
         pixels = materialize(X, name="X")
         if isinstance(X, np.ndarray):
             pixels = pixels.copy()  # L must not change when the caller's array does
@@ -477,7 +521,8 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         (1, 1)
         """
         self._initialize()
-        self._finish_pending()
+        if self._pending is not None:
+            self._finish_pending()
         round_ = self.n_iter_ + 1
         if round_ not in self._labeled.rounds:
             _logger.info("fine_tune: no label was added or changed since the last round")
@@ -488,3 +533,137 @@ class ActiveLearner(ModALAPI, SessionPersistence, OracleLoop, RoundKeeping):
         self.n_iter_ = round_
         self._fine_tune_round(round_, record, only_new)
         return self
+
+
+# -- calling a query strategy and checking its answer -------------------------------------
+def strategy_name(strategy: Any) -> str:
+    """The strategy's ``__name__``, or its repr."""
+    name = getattr(strategy, "__name__", None)
+    return name if isinstance(name, str) else repr(strategy)
+
+
+def accepts(strategy: Callable, name: str) -> bool:
+    """Whether ``strategy`` has an explicit parameter ``name``."""
+    try:
+        return name in inspect.signature(strategy).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def check_query_kwargs(strategy: Callable, kwargs: dict[str, Any]) -> None:
+    """Raise a TypeError for keywords the strategy does not take.
+
+    A strategy takes its explicit parameters and, when it declares them, the
+    names in its ``query_keywords`` attribute (this package's strategies); one
+    with only ``**kwargs`` and no declaration takes anything.
+    """
+    try:
+        parameters = inspect.signature(strategy).parameters
+    except (TypeError, ValueError):
+        return
+    declared = getattr(strategy, "query_keywords", None)
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if open_ended and declared is None:
+        return
+    named = {name for name, p in parameters.items()
+             if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
+    known = named - {"learner", "X_pool", "n_instances"} | set(declared or ())
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise TypeError(
+            f"query() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}: the "
+            f"query strategy {strategy_name(strategy)} takes {sorted(known)}."
+        )
+
+
+def check_exclude(exclude: Any, n_pool: int) -> np.ndarray:
+    """``exclude`` as positions in a pool of ``n_pool``, or an error naming it."""
+    array = np.asarray(exclude).ravel()
+    if array.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"exclude must hold integer positions in X_pool; got {exclude!r} "
+            f"(dtype {array.dtype})."
+        )
+    if array.min() < 0 or array.max() >= n_pool:
+        raise ValueError(
+            f"exclude must hold positions in [0, {n_pool}) of X_pool; got "
+            f"{array[(array < 0) | (array >= n_pool)].tolist()}."
+        )
+    return array.astype(np.intp)
+
+
+def _check_answer(
+    result: Any, name: str, n_pool: int, exclude: np.ndarray, direct: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(
+            f"query_strategy {name} must return a 2-tuple (indices, scores); got "
+            f"{type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, tuple) else "")
+            + "."
+        )
+    indices = np.asarray(result[0])
+    scores = np.asarray(result[1], dtype=float) if result[1] is not None else None
+    if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
+        raise ValueError(
+            f"query_strategy {name} returned indices that are not a 1-D integer array: "
+            f"{result[0]!r}."
+        )
+    indices = indices.astype(np.intp)
+    if scores is None or scores.shape != indices.shape:
+        raise ValueError(
+            f"query_strategy {name} returned scores of shape "
+            f"{None if scores is None else scores.shape}; expected one score per index "
+            f"{indices.shape}."
+        )
+    if indices.size and (indices.min() < 0 or indices.max() >= n_pool):
+        raise ValueError(
+            f"query_strategy {name} returned indices outside [0, {n_pool}): {indices.tolist()}."
+        )
+    if len(np.unique(indices)) != len(indices):
+        raise ValueError(f"query_strategy {name} returned repeated indices: {indices.tolist()}.")
+    if direct and np.isin(indices, exclude).any():
+        raise ValueError(
+            f"query_strategy {name} returned excluded (labeled) candidates "
+            f"{indices[np.isin(indices, exclude)].tolist()}; it must honour exclude=."
+        )
+    return indices, scores
+
+
+def call_strategy(
+    learner: Any,
+    strategy: Callable,
+    X_pool: Any,
+    n_instances: int,
+    exclude: np.ndarray,
+    kwargs: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Run ``strategy`` on ``X_pool`` without the ``exclude`` positions.
+
+    A strategy with an ``exclude`` parameter gets the positions there; any
+    other is asked for more candidates and the excluded ones are dropped.
+    ``X_pool``, ``n_instances`` and ``exclude`` are checked: the strategy
+    runs inside :func:`~sklearn_aift.utils.validated_inputs`, so neither it
+    nor the model checks them again.
+
+    Returns
+    -------
+    indices, scores : ndarray
+        At most ``n_instances`` positions in ``X_pool`` and their scores.
+    elapsed : float
+        Seconds the strategy ran.
+    """
+    direct = accepts(strategy, "exclude")
+    n_ask = n_instances if direct else min(len(X_pool), n_instances + len(exclude))
+    start = time.perf_counter()
+    with validated_inputs():  # the strategy and the model take the pool as checked
+        if direct:
+            result = strategy(learner, X_pool, n_instances=n_ask, exclude=exclude, **kwargs)
+        else:
+            result = strategy(learner, X_pool, n_instances=n_ask, **kwargs)
+    elapsed = time.perf_counter() - start
+    indices, scores = _check_answer(result, strategy_name(strategy), len(X_pool), exclude, direct)
+    keep = ~np.isin(indices, exclude)
+    return indices[keep][:n_instances], scores[keep][:n_instances], elapsed

@@ -1,4 +1,8 @@
-"""modAL's surface of the learner: delegation to the estimator and the labeled set."""
+"""modAL's surface of the learner: delegation to the estimator and the labeled set.
+
+What query strategies read of the learner, ``y_training`` and
+``predict_patch_proba``, is defined with ``query`` in ``_active_learner.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_classes
 
 __all__ = ["ModALAPI"]
 
 
 class ModALAPI:
-    """``predict*``, ``score``, ``X_training`` and ``y_training`` as in modAL.
+    """``predict``, ``predict_proba``, ``score`` and ``X_training`` as in modAL.
 
     Mixed into :class:`ActiveLearner`, which provides ``estimator``,
     ``classes`` and its labeled set.
     """
 
     estimator: Any
-
-    def predict_patch_proba(self, X: Any) -> np.ndarray:
-        """Patch probabilities of the current model (what strategies score).
-
-        Parameters
-        ----------
-        X : candidate array or CandidateSet
-            Candidates ``(n, m, C, H, W)`` or ``(n, C, H, W)``.
-
-        Returns
-        -------
-        P : ndarray of shape (n, m, K)
-            ``estimator.predict_patch_proba(X)``.
-        """
-        return self.estimator.predict_patch_proba(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Candidate probabilities of the current model (``estimator.predict_proba``).
@@ -94,14 +82,6 @@ class ModALAPI:
             return np.zeros((0, 0, 0, 0, 0), dtype=np.uint8)
         shape = tuple(pool.shape[1:]) if len(pool.shape) == 5 else (1, *pool.shape[1:])
         return np.zeros((0, *shape), dtype=getattr(pool, "dtype", np.uint8))
-
-    @property
-    def y_training(self) -> np.ndarray:
-        """The labels of ``L``; an empty array before any label."""
-        if self._n_labels:
-            return np.asarray(self._labeled.labels)
-        classes = self._classes_list if self._initialized else check_classes(self.classes)
-        return np.asarray(classes if classes is not None else [], dtype=None)[:0]
 
     @property
     def labeled_keys_(self) -> list[str]:

@@ -10,9 +10,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._version import __version__
+from ..utils._version import __version__
 from ..strategies import STRATEGY_NAMES, aift_sampling, describe_strategy, get_strategy
 from ._errors import SessionError
+from ._rounds import PendingRound
 from ._session import SessionStore
 from ._validation import is_fitted
 
@@ -191,7 +192,7 @@ def restore(learner: Any, store: SessionStore) -> None:
             key, row["digest"], row["label"], row["round"], row["annotator"],
             row["labeled_at"], pixels.get(key),
         )
-    last_trained = 0
+    last_trained, history, pending = 0, [], None
     for position, info in enumerate(rounds):
         if info["status"] in ("open", "labeled") and position != len(rounds) - 1:
             raise SessionError(
@@ -199,16 +200,13 @@ def restore(learner: Any, store: SessionStore) -> None:
                 f"before later rounds; it is inconsistent."
             )
         if info["status"] == "labeled":
-            learner._pending = {"round": info["round"], "record": info["record"],
-                                "only_new": info["only_new"]}
+            pending = PendingRound(info["round"], info["record"], info["only_new"])
         elif info["status"] != "open":
-            learner.history_.append(info["record"])
+            history.append(info["record"])
             if info["status"] == "trained":
                 last_trained = info["round"]
     closed = [r["round"] for r in rounds if r["status"] != "open"]
-    learner.n_iter_ = closed[-1] if closed else 0
-    learner._last_trained_round = last_trained
-    learner._has_trained = last_trained > 0
+    learner._take_rounds(history, closed[-1] if closed else 0, last_trained, pending)
     checkpoint_round = store.read_meta().get("checkpoint_round")
     if last_trained and checkpoint_round != last_trained:
         raise SessionError(
@@ -238,7 +236,7 @@ def write_snapshot(learner: Any, store: SessionStore) -> None:
     open_round = learner.n_iter_ + 1
     records = [(r, "done") for r in learner.history_]
     if learner._pending is not None:
-        records.append((learner._pending["record"], "labeled"))
+        records.append((learner._pending.record, "labeled"))
     if open_round in labeled.rounds:
         records.append((learner._round_record(open_round, False), "open"))
     for record, state in records:

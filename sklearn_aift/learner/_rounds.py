@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from ..candidates import KeyedCandidates, candidate_keys
 from ._validation import estimator_params
 
-__all__ = ["RoundKeeping", "now"]
+__all__ = ["PendingRound", "RoundKeeping", "now"]
 
 _logger = logging.getLogger("sklearn_aift.learner")
 
@@ -26,6 +27,33 @@ def _finite_or_none(values: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+@dataclass
+class PendingRound:
+    """A round whose labels are recorded but whose fine-tuning did not complete.
+
+    Left by an interrupted fine-tuning, or found in a session store on
+    resume; the learner's next ``query``, ``teach``, ``fine_tune`` or
+    ``run`` fine-tunes it again before anything else.
+
+    Attributes
+    ----------
+    round : int
+        The round.
+    record : dict
+        Its history entry so far (see ``ActiveLearner.history_``).
+    only_new : bool
+        Whether it fine-tunes on its own labels only.
+    reload : bool
+        Whether to start again from the last completed round's weights in
+        the session store (the interrupted fit may have changed them).
+    """
+
+    round: int
+    record: dict[str, Any]
+    only_new: bool
+    reload: bool = False
+
+
 class RoundKeeping:
     """How a round's labels reach the store and the model (mixed into ActiveLearner)."""
 
@@ -33,17 +61,27 @@ class RoundKeeping:
     # instead of keeping their pixels; see ActiveLearner.open(keep_pixels=...)
     _keep_pixels = True
 
+    def _take_rounds(self, history: list[dict[str, Any]], n_iter: int, last_trained: int,
+                     pending: PendingRound | None) -> None:
+        """Take the rounds read back from a session store (see ``_resume.restore``)."""
+        self.history_.extend(history)
+        self.n_iter_ = n_iter
+        self._last_trained_round = last_trained
+        self._has_trained = last_trained > 0
+        self._pending = pending
+
     def _finish_pending(self) -> None:
-        """Fine-tune an interrupted round again, from the last completed round's weights."""
-        if self._pending is None:
-            return
+        """Fine-tune an interrupted round again, from the last completed round's weights.
+
+        Called only when ``_pending`` holds a round.
+        """
         pending, self._pending = self._pending, None
-        if pending.get("reload") and self._store is not None:
+        if pending.reload and self._store is not None:
             checkpoint = self._store.checkpoint_path()
             if checkpoint is not None:
                 self.estimator.load_checkpoint(str(checkpoint))
-        _logger.info("finishing the fine-tuning of interrupted round %d", pending["round"])
-        self._fine_tune_round(pending["round"], pending["record"], pending["only_new"])
+        _logger.info("finishing the fine-tuning of interrupted round %d", pending.round)
+        self._fine_tune_round(pending.round, pending.record, pending.only_new)
 
     def _record(
         self, round_: int, changes: list[int], keys: list[str], digests: list[str],
@@ -133,7 +171,7 @@ class RoundKeeping:
             In the order of the returned indices; empty before any query.
         """
         query = self._last_query
-        return np.empty(0) if query is None else np.asarray(query["scores"], dtype=float)
+        return np.empty(0) if query is None else np.asarray(query.scores, dtype=float)
 
     def _round_record(
         self, round_: int, only_new: bool, n_labels: int | None = None, n_new: int | None = None
@@ -143,9 +181,9 @@ class RoundKeeping:
             "round": round_,
             "n_labels": len(self._labeled) if n_labels is None else n_labels,
             "n_new": sum(r == round_ for r in self._labeled.rounds) if n_new is None else n_new,
-            "queried": [] if query is None else [int(i) for i in query["indices"]],
-            "scores": [] if query is None else _finite_or_none(query["scores"]),
-            "scoring_time": None if query is None else float(query["scoring_time"]),
+            "queried": [] if query is None else [int(i) for i in query.indices],
+            "scores": [] if query is None else _finite_or_none(query.scores),
+            "scoring_time": None if query is None else float(query.scoring_time),
             "training_time": None,
             "trained": False,
             "only_new": bool(only_new),
@@ -169,8 +207,7 @@ class RoundKeeping:
         except BaseException:
             self._last_trained_round, self._has_trained = state[0], state[1]
             del self.history_[state[2]:]
-            self._pending = {"round": round_, "record": record, "only_new": only_new,
-                             "reload": True}
+            self._pending = PendingRound(round_, record, only_new, reload=True)
             raise
 
     def _training_set(self, positions: list[int]) -> tuple[Any, np.ndarray]:

@@ -7,7 +7,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..candidates import check_candidate_labels
-from ._validation import check_positive_int, is_int, make_oracle
+from ..utils import check_count
+from ._validation import is_int, make_oracle
 
 __all__ = ["OracleLoop"]
 
@@ -72,7 +73,7 @@ class OracleLoop:
         See :class:`ActiveLearner`.
         """
         self._initialize()
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = check_count(batch_size, "batch_size")
         if budget is not None:
             if not is_int(budget):
                 raise TypeError(

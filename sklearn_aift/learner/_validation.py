@@ -15,7 +15,6 @@ __all__ = [
     "check_classes",
     "check_estimator",
     "check_labels",
-    "check_positive_int",
     "estimator_params",
     "is_fitted",
     "is_int",
@@ -27,17 +26,6 @@ __all__ = [
 def is_int(value: Any) -> bool:
     """Whether ``value`` is an integer (and not a bool)."""
     return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """``value`` as an int >= 1, or a TypeError/ValueError naming ``name``."""
-    if not is_int(value):
-        raise TypeError(
-            f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}."
-        )
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1); got {value}.")
-    return int(value)
 
 
 def check_annotator(annotator: Any) -> str | None:

@@ -23,6 +23,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..candidates import check_candidates, check_class_list
+from ..utils import inputs_validated
+from ._building import build_initial, build_module, initial_signature
 from ._cache import ActivationCache
 from ._checkpoint import (
     checkpoint_classes,
@@ -31,11 +33,8 @@ from ._checkpoint import (
     restore_history,
     write_checkpoint,
 )
-from ._building import build_module, cache_for, configure, inference_module, initial_module
-from ._inference import forward_candidates, head_input_hook, n_patches
-from ._module import _AIFTModule
-from ._schedule import learning_rate_plan
-from ._training import fit_network, make_skorch_net
+from ._module import _AIFTModule, forward_candidates, head_input_hook, n_patches
+from ._training import FitResult, fit_network, prepare_net
 
 __all__ = ["AIFTNet"]
 
@@ -443,13 +442,42 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
             raise ValueError(f"device={self.device!r} requested but CUDA is not available.")
         return device
 
-    # ------------------------------------------------------------------ model building
+    # ------------------------------------------------------------------ the network it runs
     def _initial_module(self, n_classes: int) -> tuple[_AIFTModule, int]:
-        """The network before any fit (M0) and its seed, built once per signature."""
-        return initial_module(self, n_classes)
+        """The network before any fit (M0) and its seed base, built once per signature."""
+        signature = initial_signature(self, n_classes)
+        cached = getattr(self, "_initial", None)
+        if cached is None or cached[0] != signature:
+            module, seed_base = build_initial(self, n_classes)
+            self._initial = cached = (signature, module, seed_base)
+        return cached[1], cached[2]
+
+    def _take_initial_module(self, n_classes: int) -> tuple[_AIFTModule, int]:
+        """M0 and its seed base for a first fit, which trains it: this copy is given up."""
+        module, seed_base = self._initial_module(n_classes)
+        self._initial = None
+        return module, seed_base
 
     def _prefit_n_classes(self) -> int:
         return len(np.unique(np.asarray(self.classes))) if self.classes is not None else 2
+
+    def _inference_module(self, device: torch.device) -> _AIFTModule:
+        """The network that predicts (the fitted one, else M0) in the current settings."""
+        if hasattr(self, "net_"):
+            module = self.net_.module_
+        else:
+            module, _ = self._initial_module(self._prefit_n_classes())
+        return module.configure(self.input_size, self.freeze, self.amp, device)
+
+    def _cache_for(self, module: _AIFTModule) -> ActivationCache | None:
+        """The activation cache of ``module``'s frozen prefix, or None when it has none."""
+        if module.n_frozen == 0 or self.activation_cache is None:
+            return None
+        if isinstance(self.activation_cache, ActivationCache):
+            return self.activation_cache
+        if getattr(self, "_auto_cache", None) is None:
+            self._auto_cache = ActivationCache()
+        return self._auto_cache
 
     @property
     def module_(self) -> nn.Module:
@@ -504,10 +532,18 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         return P
 
     def _prepare_forward(self, X: Any) -> tuple[Any, _AIFTModule]:
-        """The checked candidates and the network ready to predict them on its device."""
-        self._check_all_params()
-        X = check_candidates(X, allow_empty=True)
-        return X, inference_module(self, self._device())
+        """The checked candidates and the network ready to predict them on its device.
+
+        ``X`` is checked unless the caller validated it
+        (:func:`~sklearn_aift.utils.validated_inputs`, as ``ActiveLearner.query``
+        does); the parameters are checked by ``fit``, so only before the first
+        fit here, where they build M0.
+        """
+        if not inputs_validated():
+            X = check_candidates(X, allow_empty=True)
+        if not hasattr(self, "net_"):
+            self._check_all_params()
+        return X, self._inference_module(self._device())
 
     def _forward(self, module: _AIFTModule, X: Any, collect: Any) -> None:
         """One pass over the candidates ``X``: ``collect(rows, logits)`` per batch.
@@ -518,7 +554,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         """
         if len(X):
             forward_candidates(module, X, self._device(), int(self.batch_size),
-                               cache_for(self, module), collect, verbose=bool(self.verbose))
+                               self._cache_for(module), collect, verbose=bool(self.verbose))
 
     def embed(self, X: Any) -> np.ndarray:
         """Features of each candidate: the last layer's input, averaged over its patches.
@@ -662,7 +698,7 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.fit(X, [0, 1, 0, 1]).fit(X, [0, 1, 1, 1]).n_fits_
         2
         """
-        return self._set_fitted(*fit_network(self, X, y, classes=None, partial=False))
+        return self._set_fitted(fit_network(self, X, y, classes=None, partial=False))
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "AIFTNet":
         """Run one incremental epoch on labeled candidates.
@@ -701,19 +737,19 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         >>> net.partial_fit(X, [1, 1], classes=[0, 1]).classes_
         array([0, 1])
         """
-        return self._set_fitted(*fit_network(self, X, y, classes=classes, partial=True))
+        return self._set_fitted(fit_network(self, X, y, classes=classes, partial=True))
 
-    def _set_fitted(self, net: Any, classes: np.ndarray, n_fits: int,
-                    n_trained_candidates: int | None = None,
-                    seen_keys: set | None = None) -> "AIFTNet":
+    def _set_fitted(self, fitted: FitResult) -> "AIFTNet":
         """Assign the fitted state (from a fit or a checkpoint): the one place it is written."""
-        self.net_ = net
-        self.classes_ = classes
-        self.n_fits_ = n_fits
-        if n_trained_candidates is not None:
-            self.n_trained_candidates_ = n_trained_candidates
-        if seen_keys is not None:
-            self._seen_keys = seen_keys
+        self.net_ = fitted.net
+        self.classes_ = fitted.classes
+        self.n_fits_ = fitted.n_fits
+        if fitted.n_trained_candidates is not None:
+            self.n_trained_candidates_ = fitted.n_trained_candidates
+        if fitted.seen_keys is not None:
+            self._seen_keys = fitted.seen_keys
+        if fitted.seed_base is not None:
+            self._seed_base = fitted.seed_base
         return self
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
@@ -789,25 +825,24 @@ class AIFTNet(ClassifierMixin, BaseEstimator):
         self._check_all_params()
         ckpt = read_checkpoint(path, self.backbone)
         device = self._device()
-        seed_base = int(ckpt["seed_base"])
+        seed_base, n_fits = int(ckpt["seed_base"]), int(ckpt["n_fits"])
         module = build_module(self, int(ckpt["n_classes"]), seed_base, load_weights=False)
         module.backbone.load_state_dict(ckpt["module_state"], strict=True)
         module.weights_id = ckpt["weights_id"]
-        module = configure(self, module, device)
-        base, gamma, _ = learning_rate_plan(self, int(ckpt["n_fits"]))
-        net = make_skorch_net(self, module, device, base, gamma, torch.Generator(), drop_last=False)
-        net.initialize()
+        module = module.configure(self.input_size, self.freeze, self.amp, device)
+        optimizer_state = None
         if int(ckpt["freeze"]) == module.n_frozen:
-            net.optimizer_.load_state_dict(ckpt["optimizer_state"])
+            optimizer_state = ckpt["optimizer_state"]["state"]
         else:
             logger.info("the checkpoint was trained with %s frozen blocks, this net freezes %s: "
                         "its optimizer starts without momentum buffers", ckpt["freeze"],
                         module.n_frozen)
-        net.history_ = restore_history(ckpt)
+        net = prepare_net(self, module, device, n_fits, torch.Generator(),
+                          optimizer_state=optimizer_state, history=restore_history(ckpt))
         module.set_mode(False)
         self._initial = None
-        self._seed_base = seed_base
-        return self._set_fitted(net, checkpoint_classes(ckpt), int(ckpt["n_fits"]))
+        return self._set_fitted(FitResult(net, checkpoint_classes(ckpt), n_fits,
+                                          seed_base=seed_base))
 
 
 # --------------------------------------------------------------------------- helpers

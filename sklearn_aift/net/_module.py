@@ -1,9 +1,18 @@
-"""The network AIFTNet trains: a torchvision backbone plus input handling.
+"""The network AIFTNet trains: a torchvision backbone plus input handling, and its passes.
 
 The module normalises raw patches (uint8 or float, grey or RGB, any size)
 itself, keeps its first ``n_frozen`` feature blocks frozen (no gradients,
 always in eval mode) and can resume after those blocks, so that their outputs
 come from the activation cache instead of being recomputed.
+:meth:`_AIFTModule.configure` applies an estimator's ``input_size``,
+``freeze``, ``amp`` and device to it.
+
+:func:`forward_candidates` runs it over candidates. With an activation cache,
+a pool is processed in chunks of a few thousand patches: the frozen prefix
+runs only for candidates the cache lacks (:func:`frozen_activations`), then
+the trainable rest of the network runs once per chunk on the gathered
+activations. Without one, every batch of patches goes through the whole
+network.
 """
 
 from __future__ import annotations
@@ -11,14 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import contextmanager, nullcontext
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..backbones import bypass_blocks, run_blocks
+from ..candidates import candidate_keys, materialize
+from ._cache import ActivationCache
 
 # Families whose forward applies global average pooling right after the last
 # feature block: with every block frozen, a patch's cached activations can be
@@ -59,6 +72,64 @@ class _AIFTModule(nn.Module):
         self.n_frozen = 0
         self.from_cache = False
         self._fingerprints: dict = {}
+
+    # -- settings -----------------------------------------------------------------------------
+    def configure(self, input_size: Any, freeze: int, amp: bool,
+                  device: torch.device) -> "_AIFTModule":
+        """Apply an estimator's ``input_size``, ``freeze`` and ``amp`` and move to ``device``.
+
+        Walking the network costs tens of milliseconds, so a module already in
+        the wanted setting is returned as it is.
+
+        Raises
+        ------
+        ValueError
+            If ``input_size`` is below the backbone's minimum or ``freeze``
+            does not fit its feature blocks.
+        """
+        setting = (self._input_size_for(input_size), self._n_frozen_for(freeze), bool(amp),
+                   device)
+        if getattr(self, "_setting", None) == setting:
+            return self
+        self.input_size, n_frozen, self.amp = setting[0], setting[1], setting[2]
+        self.set_frozen(n_frozen)
+        module = self.to(device)
+        module._setting = setting
+        return module
+
+    def _input_size_for(self, input_size: Any) -> tuple:
+        size = self.native_size if input_size is None else input_size
+        if not isinstance(size, tuple):
+            size = (size, size)
+        size = (int(size[0]), int(size[1]))
+        low = self.min_size
+        if size[0] < low[0] or size[1] < low[1]:
+            raise ValueError(
+                f"input_size={input_size!r} makes patches {size[0]}x{size[1]} px, smaller "
+                f"than the {low[0]}x{low[1]} px backbone {self.name!r} accepts; use "
+                f"input_size >= {max(low)} (or None for {self.native_size[0]} px)."
+            )
+        return size
+
+    def _n_frozen_for(self, freeze: int) -> int:
+        """The number of frozen blocks ``freeze`` means for this network."""
+        n_blocks, freeze = len(self.blocks), int(freeze)
+        if n_blocks == 0:
+            if freeze > 0:
+                raise ValueError(
+                    f"freeze={freeze} but backbone {self.name!r} has no feature blocks that "
+                    f"can be frozen; use freeze=0 or a backbone listed in "
+                    f"sklearn_aift.backbones.feature_blocks."
+                )
+            return 0
+        n_frozen = freeze if freeze >= 0 else n_blocks + freeze
+        if not 0 <= n_frozen <= n_blocks:
+            raise ValueError(
+                f"freeze={freeze} does not fit the {n_blocks} feature blocks of backbone "
+                f"{self.name!r}; use {-n_blocks} <= freeze <= {n_blocks} (-k trains the last "
+                f"k blocks)."
+            )
+        return n_frozen
 
     # -- freezing -----------------------------------------------------------------------------
     def frozen_blocks(self) -> list:
@@ -208,3 +279,120 @@ def cached_input(module: _AIFTModule, flag: bool = True):
             yield module
     finally:
         module.from_cache = previous
+
+
+# -- passes over candidates ------------------------------------------------------------------
+# Patches per forward pass over cached activations: large batches amortise the
+# per-call cost; 4096 rows of MobileNetV2's 1280 features are 21 MB.
+CHUNK_PATCHES = 4096
+# Families whose trainable rest never writes into its input in place, so that
+# cached activations can be passed without a copy.
+_NO_INPLACE_ON_INPUT = _GLOBAL_POOL_FAMILIES + (torchvision.models.AlexNet, torchvision.models.VGG)
+
+
+
+def n_patches(X: Any) -> int:
+    return X.shape[1] if len(X.shape) == 5 else 1
+
+
+def _as_tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.require(pixels, requirements=["C", "W"]))
+
+
+def frozen_activations(
+    module: _AIFTModule,
+    X: Any,
+    rows: np.ndarray,
+    keys: np.ndarray,
+    cache: ActivationCache,
+    device: torch.device,
+    batch_size: int,
+    fingerprint: str | None = None,
+) -> torch.Tensor:
+    """Cached activations ``(len(rows), m, ...)`` of candidates ``X[rows]``.
+
+    Candidates the cache lacks go through the frozen prefix in batches of
+    about ``batch_size`` patches and are stored; when the cache is full they
+    are kept for this call only. ``fingerprint`` is the module's (computed
+    here when None; a caller looping over chunks computes it once).
+    """
+    if fingerprint is None:
+        fingerprint = module.fingerprint(device)
+    m = n_patches(X)
+    missing = cache.missing(fingerprint, keys)
+    unstored: dict[int, torch.Tensor] = {}
+    per_batch = max(1, batch_size // m)
+    was_training = module.training
+    module.train(False)
+    try:
+        for start in range(0, len(missing), per_batch):
+            pos = missing[start : start + per_batch]
+            raw = materialize(X, rows[pos])
+            pixels = _as_tensor(raw.reshape(len(pos) * m, *raw.shape[2:]))
+            with torch.no_grad():
+                out = module.prefix(pixels.to(device)).detach().cpu()
+            out = out.reshape(len(pos), m, *out.shape[1:])
+            if not cache.store(fingerprint, keys[pos], out):
+                unstored.update(zip(pos.tolist(), out))
+    finally:
+        module.train(was_training)
+    if not unstored:
+        return cache.gather(fingerprint, keys)
+    stored = np.setdiff1d(np.arange(len(keys)), list(unstored))
+    first = next(iter(unstored.values()))
+    acts = torch.empty((len(keys), *first.shape), dtype=first.dtype)
+    if len(stored):
+        acts[torch.from_numpy(stored)] = cache.gather(fingerprint, keys[stored])
+    for pos, act in unstored.items():
+        acts[pos] = act
+    return acts
+
+
+def forward_candidates(
+    module: _AIFTModule,
+    X: Any,
+    device: torch.device,
+    batch_size: int,
+    cache: ActivationCache | None,
+    collect: Callable[[np.ndarray, torch.Tensor], None],
+    *,
+    verbose: bool = False,
+) -> None:
+    """Run the network (in eval mode) over every candidate of ``X``.
+
+    ``collect(rows, logits)`` receives the logits ``(len(rows) * m, K)`` of
+    consecutive candidates ``rows``.
+    """
+    n, m = len(X), n_patches(X)
+    module.train(False)  # skorch leaves the module in training mode after a fit
+    with tqdm(total=n, desc="predict", unit="candidate", disable=not verbose) as bar:
+        if cache is None:
+            per_batch = max(1, batch_size // m)
+            for start in range(0, n, per_batch):
+                rows = np.arange(start, min(start + per_batch, n))
+                raw = materialize(X, rows)
+                inputs = _as_tensor(raw.reshape(len(rows) * m, *raw.shape[2:]))
+                with torch.inference_mode():
+                    collect(rows, module(inputs.to(device)))
+                bar.update(len(rows))
+            return
+        keys = candidate_keys(X)
+        copy_input = not isinstance(module.backbone, _NO_INPLACE_ON_INPUT)
+        per_chunk = max(1, CHUNK_PATCHES // m)
+        fingerprint = module.fingerprint(device)  # frozen weights do not change in a call
+        for start in range(0, n, per_chunk):
+            rows = np.arange(start, min(start + per_chunk, n))
+            acts = frozen_activations(module, X, rows, keys[rows], cache, device, batch_size,
+                                      fingerprint)
+            acts = acts.reshape(len(rows) * m, *acts.shape[2:])
+            if copy_input:
+                acts = acts.clone()
+            with torch.inference_mode(), cached_input(module):
+                collect(rows, module(acts.to(device)))
+            bar.update(len(rows))
+
+
+def head_input_hook(module: _AIFTModule, store: list) -> Any:
+    """Register a forward hook that appends the last layer's input to ``store``."""
+    head = module.backbone.get_submodule(module.head_name)
+    return head.register_forward_hook(lambda _m, args, _out: store.append(args[0].detach()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,8 @@ from ..candidates import (
     iter_candidate_batches,
 )
 from ..utils import derive_seed
-from ._building import cache_for, configure, initial_module
 from ._data import ActivationDataset, PatchDataset, ShuffledBatches, keep_batch
-from ._inference import forward_candidates, frozen_activations, n_patches
-from ._module import _AIFTModule, cached_input
+from ._module import _AIFTModule, cached_input, forward_candidates, frozen_activations, n_patches
 from ._schedule import LRSchedule, learning_rate_plan, parameter_groups
 
 logger = logging.getLogger("sklearn_aift.net")
@@ -50,13 +49,40 @@ def continuing(est, partial: bool) -> bool:
     return True
 
 
-def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
+@dataclass
+class FitResult:
+    """What a fit returns for :class:`AIFTNet` to keep (``AIFTNet._set_fitted``).
+
+    Attributes
+    ----------
+    net : skorch.NeuralNet
+        The skorch net of the fit (``net_``).
+    classes : ndarray
+        ``classes_``.
+    n_fits : int
+        ``n_fits_`` after the fit.
+    n_trained_candidates : int or None
+        ``n_trained_candidates_`` (None from a checkpoint).
+    seen_keys : set or None
+        The candidates fits have seen, for ``incremental_subset="hq"``.
+    seed_base : int or None
+        The seed every fit derives its generator from, when this fit (or
+        checkpoint) set it: a fit that started from M0 takes M0's.
+    """
+
+    net: Any
+    classes: np.ndarray
+    n_fits: int
+    n_trained_candidates: int | None = None
+    seen_keys: set | None = None
+    seed_base: int | None = None
+
+
+def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> FitResult:
     """Fine-tune ``est``'s network on ``(X, y)``: one fit or one ``partial_fit`` epoch.
 
-    Returns ``(net, classes_, n_fits_, n_trained_candidates_, seen_keys)``, the
-    fitted state that :class:`AIFTNet` assigns to itself
-    (:meth:`AIFTNet._set_fitted`); ``seen_keys`` (the candidates fits have seen,
-    for ``incremental_subset="hq"``) is None otherwise.
+    Reads ``est``'s parameters and fitted state and returns the new state;
+    writes nothing into ``est``.
     """
     est._check_all_params()
     X = check_candidates(X)
@@ -76,14 +102,14 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
         trained_before = module.n_frozen
         history = est.net_.history_
         classes_ = est.classes_
+        seed_base, new_seed_base = est._seed_base, None
     else:
         classes_ = first_classes(est, y, classes if partial else None)
-        module, seed_base = initial_module(est, len(classes_))
-        est._initial = None  # the network now belongs to the fit
-        est._seed_base = seed_base
+        module, seed_base = est._take_initial_module(len(classes_))
+        new_seed_base = seed_base
         fit_index, optimizer_state, history = 0, None, None
         trained_before = None
-    module = configure(est, module, device)
+    module = module.configure(est.input_size, est.freeze, est.amp, device)
     if trained_before is not None and trained_before != module.n_frozen:
         logger.info("freeze changed: the optimizer starts without momentum buffers")
         optimizer_state = None
@@ -92,7 +118,7 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
     if est.incremental_subset == "hq" and not partial:
         X, y, seen_after = hq_subset(est, module, X, y, classes_, device, fit_index)
         if not len(X):  # nothing new and nothing misclassified: the network stays as it is
-            return est.net_, classes_, fit_index + 1, 0, seen_after
+            return FitResult(est.net_, classes_, fit_index + 1, 0, seen_after, new_seed_base)
     if fit_index == 0 and est.weights is None:
         per_batch = max(1, int(est.batch_size) // n_patches(X))
         module.calibrate_norms(
@@ -100,23 +126,16 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
             for _, batch in iter_candidate_batches(X, per_batch)
         )
     y_enc = np.searchsorted(classes_, y)
-    base, gamma, epochs = learning_rate_plan(est, fit_index)
+    _, _, epochs = learning_rate_plan(est, fit_index)
     if partial:
         epochs = 1
     n_items = len(X) * n_patches(X)
-    seed = derive_seed(est._seed_base, 1, fit_index)
+    seed = derive_seed(seed_base, 1, fit_index)
     # a last batch of one patch would break batch norm in training mode: drop it
     drop_last = n_items > 1 and n_items % est.batch_size == 1
-    net = make_skorch_net(est, module, device, base, gamma, drop_last=drop_last,
-                         generator=torch.Generator().manual_seed(seed))
-    net.initialize()
-    if optimizer_state is not None:
-        state = net.optimizer_.state_dict()
-        state["state"] = optimizer_state
-        net.optimizer_.load_state_dict(state)
-    if history is not None:
-        net.history_ = history
-    cache = cache_for(est, module)
+    net = prepare_net(est, module, device, fit_index, torch.Generator().manual_seed(seed),
+                      drop_last=drop_last, optimizer_state=optimizer_state, history=history)
+    cache = est._cache_for(module)
     dataset = training_dataset(est, module, X, y_enc, cache, device)
     before = trainable_state(module)
     devices = [device.index or 0] if device.type == "cuda" else []
@@ -128,7 +147,28 @@ def fit_network(est, X: Any, y: Any, *, classes: Any, partial: bool) -> tuple:
         net.notify("on_train_end", X=dataset, y=None)
     module.set_mode(False)
     check_converged(est, module, net, dataset, cache is not None, before, fit_index)
-    return net, classes_, fit_index + 1, len(X), seen_after
+    return FitResult(net, classes_, fit_index + 1, len(X), seen_after, new_seed_base)
+
+
+def prepare_net(est, module: _AIFTModule, device: torch.device, fit_index: int,
+                generator: torch.Generator, *, drop_last: bool = False,
+                optimizer_state: dict | None = None, history: Any = None) -> NeuralNet:
+    """The initialised skorch net of fit number ``fit_index`` around ``module``.
+
+    The one place a fit and :meth:`AIFTNet.load_checkpoint` make their net:
+    the learning rates of that fit, the optimizer's per-parameter state
+    (momentum buffers) and the history carried over.
+    """
+    base, gamma, _ = learning_rate_plan(est, fit_index)
+    net = make_skorch_net(est, module, device, base, gamma, generator, drop_last=drop_last)
+    net.initialize()
+    if optimizer_state is not None:
+        state = net.optimizer_.state_dict()
+        state["state"] = optimizer_state
+        net.optimizer_.load_state_dict(state)
+    if history is not None:
+        net.history_ = history
+    return net
 
 
 def hq_subset(est, module: _AIFTModule, X: Any, y: np.ndarray, classes_: np.ndarray,
@@ -155,7 +195,7 @@ def hq_subset(est, module: _AIFTModule, X: Any, y: np.ndarray, classes_: np.ndar
             proba = torch.softmax(logits.double(), dim=-1).cpu().numpy()
             votes[rows] = proba.reshape(len(rows), m, -1).mean(axis=1)
 
-        forward_candidates(module, X[old], device, int(est.batch_size), cache_for(est, module),
+        forward_candidates(module, X[old], device, int(est.batch_size), est._cache_for(module),
                            collect)
         keep[old] = classes_[np.argmax(votes, axis=1)] != y[old]
     rows = np.flatnonzero(keep)

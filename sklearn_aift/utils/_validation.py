@@ -1,15 +1,105 @@
-"""Argument checks made once, at the public edge: integers and images.
+"""Argument checks made once, at the public edge: integers, counts and images.
 
 Written here rather than taken from scikit-learn's private
 ``sklearn.utils._param_validation``, which may change in any release.
+
+A public function that validated its inputs and passes them on to other
+public functions (``ActiveLearner.query`` to the strategy, the strategy to
+the network) runs them inside :func:`validated_inputs`; they then skip their
+own checks of the data, as scikit-learn's ``config_context(assume_finite=True)``
+skips finiteness checks in nested calls.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
+
+_VALIDATED = contextvars.ContextVar("sklearn_aift_inputs_validated", default=False)
+
+
+@contextlib.contextmanager
+def validated_inputs() -> Iterator[None]:
+    """Within the block, public functions take their data arguments as validated.
+
+    The caller has checked the candidate pool, ``n_instances`` and
+    ``exclude`` it passes on; the strategies and the network called inside
+    skip those checks (each check is made once, at the public edge).
+    Parameters that only the callee knows (a strategy's ``n_jobs``, the
+    network's settings) are still checked by the callee. The flag is local
+    to the thread or task (a :class:`contextvars.ContextVar`) and is not
+    seen by worker processes, which check what they receive.
+
+    Examples
+    --------
+    >>> from sklearn_aift.utils import inputs_validated, validated_inputs
+    >>> with validated_inputs():
+    ...     inside = inputs_validated()
+    >>> inside, inputs_validated()
+    (True, False)
+    """
+    token = _VALIDATED.set(True)
+    try:
+        yield
+    finally:
+        _VALIDATED.reset(token)
+
+
+def inputs_validated() -> bool:
+    """Whether the caller validated the data passed in (see :func:`validated_inputs`).
+
+    Returns
+    -------
+    validated : bool
+    """
+    return _VALIDATED.get()
+
+
+def check_count(value: Any, name: str) -> int:
+    """``value`` as an int >= 1: a count such as ``n_instances`` or ``batch_size``.
+
+    Unlike :func:`check_int`, a value that is not an integer raises a
+    TypeError, as Python does for a wrong type.
+
+    Parameters
+    ----------
+    value : object
+        The argument; bools are refused.
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    value : int
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer.
+    ValueError
+        If ``value < 1``.
+
+    Examples
+    --------
+    >>> from sklearn_aift.utils import check_count
+    >>> check_count(2, "n_instances")
+    2
+    >>> check_count(1.5, "n_instances")
+    Traceback (most recent call last):
+    ...
+    TypeError: n_instances must be a positive integer; got 1.5 of type float.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a positive integer; got {value!r} of type {type(value).__name__}."
+        )
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer (>= 1); got {value}.")
+    return int(value)
 
 
 def check_int(value: Any, name: str, *, min_value: int = 1, allow_none: bool = False) -> Any:
