@@ -8,7 +8,7 @@ arrive, starting from zero labels.
 
 from . import app as _app
 from .utils._version import __version__
-from .app import LabelingCampaign
+from .app import LabelingCampaign, generate_token
 from .augment import AxisProtocol, BoxProtocol, FrameProtocol, axis_patches, box_patches, frame_patches
 from .backbones import WeightsUnavailableError, build_backbone, list_backbones
 from .candidates import (
@@ -135,8 +135,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    # create_app and generate_token need the web framework (the ``[app]``
-    # extra): import it on first use, never with the package
+    # create_app needs the web framework (the ``[app]`` extra): import it on
+    # first use, never with the package
     if name in _app._SERVER_NAMES:
         value = getattr(_app, name)
         globals()[name] = value

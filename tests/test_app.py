@@ -79,6 +79,12 @@ def test_resume_restores_labels_and_model(tmp_path):
     campaign.label(pending["id"], "positive")
     csv_before = campaign.labels_csv()
     campaign.close()
+    with sqlite3.connect(tmp_path / "session" / "session.sqlite") as conn:
+        # the learner holds every label, by key: the pixels stay in the folder's files
+        assert conn.execute("SELECT COUNT(*) FROM labels").fetchone() == (4,)
+        assert conn.execute("SELECT COUNT(*) FROM pixels").fetchone() == (0,)
+        assert {f for (f,) in conn.execute("SELECT file FROM decisions")} <= {
+            p.relative_to(images).as_posix() for p in images.rglob("*.png")}
     resumed = open_campaign(images, tmp_path / "session")
     assert resumed.labels_csv() == csv_before
     assert resumed.estimator.n_fits_ == 1  # the model of the last completed round
@@ -114,7 +120,7 @@ def test_grown_folder_joins_pool_at_next_round(tmp_path):
 def test_unreadable_files_are_skipped_with_a_warning(tmp_path, caplog):
     images = make_image_folder(tmp_path / "images", n=6)
     (images / "broken.png").write_bytes(b"not an image")
-    with caplog.at_level(logging.WARNING, logger="sklearn_aift.app._campaign"):
+    with caplog.at_level(logging.WARNING, logger="sklearn_aift.app"):
         campaign = open_campaign(images, tmp_path / "session")
     assert campaign.status()["n_images"] == 6 and campaign.status()["phase"] == "labeling"
     assert any("broken.png" in r.getMessage() for r in caplog.records)
@@ -216,12 +222,27 @@ def test_images_served_by_id_only(client, campaign):
         assert b"root:" not in r.content
 
 
+def test_a_batch_is_sent_with_its_own_round():
+    """The campaign may complete a round while the batch is read: the reply stays consistent."""
+
+    class Finishing:  # its round moves on right after the batch of round 5 was read
+        def batch(self):
+            return [{"id": "a", "round": 5}]
+
+        def status(self):
+            return {"round": 6}
+
+    reply = TestClient(create_app(Finishing(), token=TOKEN)).get("/api/batch", headers=auth())
+    assert reply.json() == {"round": 5, "candidates": [
+        {"id": "a", "round": 5, "image_url": "/api/images/a"}]}
+
+
 def test_label_via_api_is_committed_before_reply(client, campaign):
     cid = campaign.batch()[0]["id"]
     r = client.post("/api/labels", json={"id": cid, "label": "positive"}, headers=auth())
     assert r.status_code == 200 and r.json()["counts"]["positive"] == 1
-    with sqlite3.connect(campaign.session / "campaign.sqlite") as conn:  # another connection
-        rows = conn.execute("SELECT candidate, label FROM events").fetchall()
+    with sqlite3.connect(campaign.session / "session.sqlite") as conn:  # another connection
+        rows = conn.execute("SELECT candidate_key, label FROM decisions").fetchall()
     assert rows == [(cid, "positive")]
     r = client.delete(f"/api/labels/{cid}", headers=auth())
     assert r.status_code == 200 and r.json()["n_labeled"] == 0
@@ -327,9 +348,9 @@ def test_kill_9_mid_fine_tune_then_resume(tmp_path):
         for candidate, label in zip(batch, ["negative", "positive", "negative", "positive"]):
             server.json("POST", "/api/labels", {"id": candidate["id"], "label": label})
         server.kill()  # the last reply is in: fine-tuning has just started
-        with sqlite3.connect(session / "campaign.sqlite") as conn:
-            assert conn.execute("SELECT COUNT(*) FROM rounds").fetchone() == (0,)
-            assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (4,)
+        with sqlite3.connect(session / "session.sqlite") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM batch_rounds").fetchone() == (0,)
+            assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone() == (4,)
         server = LabelServer(images, session, batch_size=4)
         status = server.wait_until(lambda s: s["completed_rounds"] == 1, timeout=120)
         assert status["n_labeled"] == 4 and status["round"] == 2
@@ -344,7 +365,7 @@ def test_kill_9_mid_fine_tune_then_resume(tmp_path):
 
 
 def test_non_loopback_host_generates_a_token(tmp_path):
-    from sklearn_aift.app._cli import _check_host
+    from sklearn_aift.cli._label import _check_host
 
     assert _check_host("127.0.0.1", None) is None
     assert _check_host("::1", None) is None
@@ -367,13 +388,22 @@ class _RecordingNet:
         p = np.linspace(0.2, 0.8, len(X) * X.shape[1]).reshape(len(X), X.shape[1], 1)
         return np.concatenate([1 - p, p], axis=-1)
 
+    def fit(self, X, y):  # the learner's session needs these; never called here
+        return self
+
+    def save_checkpoint(self, path):
+        open(path, "wb").close()
+
+    def load_checkpoint(self, path):
+        return self
+
 
 def test_first_feature_pass_reports_progress(tmp_path, caplog):
     from sklearn_aift import entropy
 
     images = make_image_folder(tmp_path / "images", n=100, nested=False)
     net = _RecordingNet()
-    with caplog.at_level(logging.INFO, logger="sklearn_aift.app._campaign"):
+    with caplog.at_level(logging.INFO, logger="sklearn_aift.app"):
         campaign = LabelingCampaign(images, tmp_path / "session", net, batch_size=3,
                                     protocol=FrameProtocol(n_patches=1, patch_size=16),
                                     strategy=entropy)
@@ -617,25 +647,68 @@ def test_identical_images_are_one_candidate(tmp_path):
         campaign.close()
 
 
-def _as_written_before_content_ids(session, images):
-    """Rewrite a session's ids as the earlier releases made them (path, size, mtime)."""
+# the database of sessions written before the page ran on the learner's session store
+_OLD_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, candidate TEXT NOT NULL,
+    file TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('label', 'undo', 'skip')),
+    label TEXT, round INTEGER NOT NULL, time TEXT NOT NULL, annotator TEXT NOT NULL);
+CREATE TABLE batches (round INTEGER NOT NULL, position INTEGER NOT NULL,
+    candidate TEXT NOT NULL, file TEXT NOT NULL, score REAL NOT NULL, predicted TEXT NOT NULL,
+    patch_proba TEXT NOT NULL, PRIMARY KEY (round, position));
+CREATE TABLE rounds (round INTEGER PRIMARY KEY, n_labels INTEGER NOT NULL,
+    batch_accuracy REAL, training_time REAL NOT NULL, checkpoint TEXT NOT NULL,
+    time TEXT NOT NULL);
+"""
+
+
+def _as_written_by_the_earlier_page(session, images):
+    """Rewrite a session as the earlier releases kept it: campaign.sqlite, path-based ids.
+
+    Candidates were known by path, size and modification time, the weights of
+    the last round lay in ``checkpoints/``. Returns the old id of each file.
+    """
+    import json
+    import shutil
+
     from sklearn_aift.candidates import CandidateSet
+    from sklearn_aift.learner import SessionStore
 
-    with sqlite3.connect(session / "campaign.sqlite") as conn:
-        files = sorted({f for (f,) in conn.execute(
-            "SELECT file FROM events UNION SELECT file FROM batches")})
-        old = CandidateSet([str(images / f) for f in files],
-                           FrameProtocol(n_patches=5, patch_size=32),
-                           image_mode="RGB").candidate_keys()
-        for file, key in zip(files, old):
-            conn.execute("UPDATE events SET candidate = ? WHERE file = ?", (key, file))
-            conn.execute("UPDATE batches SET candidate = ? WHERE file = ?", (key, file))
-        conn.execute("DELETE FROM meta WHERE key = 'candidate_ids'")
-        conn.execute("DROP TABLE IF EXISTS dropped")
-    return dict(zip(files, old))
+    store = SessionStore.open(session)
+    meta = store.read_meta()
+    rounds = store.read_batch_rounds()
+    with sqlite3.connect(session / "session.sqlite") as new:
+        events = new.execute("SELECT candidate_key, file, kind, label, round, decided_at, "
+                             "annotator FROM decisions ORDER BY seq").fetchall()
+        batches = new.execute("SELECT round, position, candidate_key, file, score, predicted, "
+                              "patch_proba FROM batches").fetchall()
+    files = sorted({e[1] for e in events} | {b[3] for b in batches})
+    old_ids = dict(zip(files, CandidateSet([str(images / f) for f in files],
+                                           FrameProtocol(n_patches=5, patch_size=32),
+                                           image_mode="RGB").candidate_keys()))
+    (session / "checkpoints").mkdir()
+    checkpoint = f"checkpoints/round_{rounds[-1]['round']:05d}.pt"
+    shutil.copy(session / meta["checkpoint_file"], session / checkpoint)
+    with sqlite3.connect(session / "campaign.sqlite") as old:
+        old.executescript(_OLD_SCHEMA)
+        old.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("classes", json.dumps(meta["class_names"])),
+            ("images_dir", json.dumps(meta["images_dir"])),
+            ("strategy", json.dumps("entropy_diversity_quarter"))])
+        old.executemany("INSERT INTO events (candidate, file, kind, label, round, time, "
+                        "annotator) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(old_ids[e[1]], *e[1:]) for e in events])
+        old.executemany("INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(b[0], b[1], old_ids[b[3]], *b[3:]) for b in batches])
+        old.executemany("INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?)", [
+            (r["round"], r["n_labels"], r["batch_accuracy"], r["training_time"], checkpoint,
+             r["time"]) for r in rounds])
+    (session / "session.sqlite").unlink()
+    shutil.rmtree(session / "weights")
+    return old_ids
 
 
-def test_session_from_before_content_ids_is_migrated_on_open(tmp_path):
+def test_session_of_the_earlier_page_is_migrated_on_open(tmp_path):
     images = make_image_folder(tmp_path / "images")
     session = tmp_path / "session"
     campaign = open_campaign(images, session)
@@ -645,8 +718,9 @@ def test_session_from_before_content_ids_is_migrated_on_open(tmp_path):
     campaign.label(pending[1]["id"], "negative")
     campaign.undo(pending[1]["id"])
     csv_before = campaign.labels_csv()
+    weights = {k: v.clone() for k, v in campaign.estimator.module_.state_dict().items()}
     campaign.close()
-    old_ids = _as_written_before_content_ids(session, images)
+    old_ids = _as_written_by_the_earlier_page(session, images)
     _touch_everything(images)  # the old ids now name no file of the folder
 
     resumed = open_campaign(images, session)
@@ -656,13 +730,44 @@ def test_session_from_before_content_ids_is_migrated_on_open(tmp_path):
         assert [c["id"] for c in batch] == [c["id"] for c in pending]
         assert [c["label"] for c in batch] == ["positive", None, None]
         assert [e["kind"] for e in resumed.history(pending[1]["id"])] == ["label", "undo"]
-        with sqlite3.connect(session / "campaign.sqlite") as conn:
+        status = resumed.status()
+        assert status["completed_rounds"] == 1 and status["round"] == 2
+        state = resumed.estimator.module_.state_dict()
+        assert all(bool((state[k] == v).all()) for k, v in weights.items())  # the old model
+        with sqlite3.connect(session / "session.sqlite") as conn:
             stored = {c for (c,) in conn.execute(
-                "SELECT candidate FROM events UNION SELECT candidate FROM batches")}
+                "SELECT candidate_key FROM decisions UNION SELECT candidate_key FROM batches")}
         assert not stored & set(old_ids.values())
+        assert not (session / "campaign.sqlite").exists()
+        assert (session / "campaign.sqlite.migrated").is_file()
         for candidate in batch[1:]:
             resumed.label(candidate["id"], "negative")
         assert resumed.wait_idle(120) and resumed.status()["completed_rounds"] == 2
+        assert sorted(row["label"] for row in resumed._learner.labels_) == [0, 0, 0, 0, 1, 1]
+    finally:
+        resumed.close()
+    again = open_campaign(images, session)  # converted once: now an ordinary session
+    try:
+        assert again.status()["completed_rounds"] == 2
+    finally:
+        again.close()
+
+
+def test_an_interrupted_migration_starts_again(tmp_path):
+    images = make_image_folder(tmp_path / "images")
+    session = tmp_path / "session"
+    campaign = open_campaign(images, session)
+    label_batch(campaign)
+    csv_before = campaign.labels_csv()
+    campaign.close()
+    _as_written_by_the_earlier_page(session, images)
+    from sklearn_aift.learner import SessionStore
+
+    SessionStore.create(session, {"classes": [0, 1]})  # a conversion killed half-way
+    resumed = open_campaign(images, session)
+    try:
+        assert resumed.labels_csv() == csv_before
+        assert resumed.status()["completed_rounds"] == 1
     finally:
         resumed.close()
 
@@ -717,6 +822,51 @@ def test_a_batch_image_that_turns_unreadable_is_replaced_after_a_restart(tmp_pat
         resumed.close()
 
 
+def test_a_labeled_image_deleted_before_fine_tuning_does_not_stop_the_campaign(tmp_path,
+                                                                                caplog):
+    images = make_image_folder(tmp_path / "images")
+    campaign = open_campaign(images, tmp_path / "session")
+    try:
+        first, *others = campaign.batch()
+        campaign.label(first["id"], "positive")
+        (images / first["file"]).unlink()  # after its label, before the batch is complete
+        for candidate in others:
+            campaign.label(candidate["id"], "negative")
+        with caplog.at_level(logging.WARNING, logger="sklearn_aift.learner"):
+            assert campaign.wait_idle(120)
+        assert any("1 labeled candidate(s) are not in the pool" in r.getMessage()
+                   for r in caplog.records)  # the model is fine-tuned on the other two
+        status = campaign.status()
+        assert status["phase"] == "labeling", status["message"]
+        assert status["completed_rounds"] == 1 and status["rounds"][0]["n_labels"] == 2
+        assert first["file"] in campaign.labels_csv()  # it keeps its label
+    finally:
+        campaign.close()
+
+
+def test_a_labeled_image_that_breaks_before_the_model_learns_it(tmp_path, caplog):
+    images = make_image_folder(tmp_path / "images", n=40, nested=False)
+    campaign = open_campaign(images, tmp_path / "session")
+    try:
+        batch = campaign.batch()
+        outside = next(f"img_{i:03d}.png" for i in range(40)
+                       if f"img_{i:03d}.png" not in {c["file"] for c in batch})
+        (tmp_path / "labels.csv").write_text(f"{outside},positive\n")
+        assert campaign.import_labels(tmp_path / "labels.csv") == 1  # recorded, not learned yet
+        (images / outside).write_bytes((images / outside).read_bytes()[:100])
+        for candidate in batch:
+            campaign.label(candidate["id"], "negative")
+        assert campaign.wait_idle(120)
+        status = campaign.status()
+        assert status["phase"] == "labeling", status["message"]
+        # round 0 trains on the imported label's candidates that can be read; round 1 on
+        # the batch (the broken image is left out)
+        assert status["completed_rounds"] == 1 and status["rounds"][-1]["n_labels"] == 3
+        assert outside in campaign.labels_csv()  # its label is kept
+        assert any("cannot read a labeled image yet" in r.getMessage() for r in caplog.records)
+    finally:
+        campaign.close()
+
 # -- one process per session ---------------------------------------------------------------
 def test_a_session_opens_in_one_campaign_at_a_time(tmp_path):
     from sklearn_aift.app import SessionInUseError
@@ -729,6 +879,22 @@ def test_a_session_opens_in_one_campaign_at_a_time(tmp_path):
     finally:
         campaign.close()
     open_campaign(images, tmp_path / "session").close()  # released by close
+
+
+def test_a_session_resumes_only_with_its_strategy(tmp_path):
+    images = make_image_folder(tmp_path / "images", n=6)
+    session = tmp_path / "session"
+    campaign = open_campaign(images, session)
+    campaign.close()
+    log = tmp_path / "other.log"
+    other = LabelServer(images, session, "--strategy", "entropy", wait=False, log=log)
+    try:
+        assert other.proc.wait(120) == 2
+        lines = [line for line in log.read_text().splitlines() if "error" in line]
+        assert len(lines) == 1 and "query_strategy" in lines[0] and "entropy" in lines[0], lines
+        assert "open http" not in log.read_text()
+    finally:
+        other.stop()
 
 
 def test_two_servers_on_one_session(tmp_path):

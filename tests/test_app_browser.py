@@ -60,8 +60,8 @@ def label_round_with_keyboard(page, keys):
 
 
 def events(session):
-    with sqlite3.connect(session / "campaign.sqlite") as conn:
-        return conn.execute("SELECT kind, label, round FROM events ORDER BY seq").fetchall()
+    with sqlite3.connect(session / "session.sqlite") as conn:
+        return conn.execute("SELECT kind, label, round FROM decisions ORDER BY seq").fetchall()
 
 
 def test_two_rounds_by_keyboard_undo_export_and_resume_after_sigkill(tmp_path, browser):
@@ -152,8 +152,9 @@ def test_file_names_are_shown_as_text_never_as_markup(tmp_path, browser):
 
 
 def labeled_events(session):
-    with sqlite3.connect(session / "campaign.sqlite") as conn:
-        return conn.execute("SELECT candidate, kind, label FROM events ORDER BY seq").fetchall()
+    with sqlite3.connect(session / "session.sqlite") as conn:
+        return conn.execute("SELECT candidate_key, kind, label FROM decisions "
+                            "ORDER BY seq").fetchall()
 
 
 def batch_ids(page):

@@ -223,7 +223,7 @@ def campaign(tmp_path_factory):
     records = []
     handler = logging.Handler()
     handler.emit = records.append
-    logger = logging.getLogger("sklearn_aift.app._campaign")
+    logger = logging.getLogger("sklearn_aift.app")
     logger.addHandler(handler)
     try:
         campaign = LabelingCampaign(images, tmp / "session", tiny_net(), batch_size=3,

@@ -672,3 +672,57 @@ def test_sigkill_after_labels_one_at_a_time_keeps_every_label(tmp_path):
     assert len(SessionStore.open(session).read_labels()) == n
     assert resumed.estimator.fit_log_ == [(n, [0, 1])]
     assert resumed.query(X, n_instances=1)[0].tolist() == [n]
+
+
+# -- withdrawn labels and sessions that read their candidates from the pool -------------------
+def test_withdrawn_labels_leave_L_and_stay_in_the_history(tmp_path, pool):
+    X, _ = pool
+    learner = ActiveLearner(FakeNet(), classes=[0, 1], autosave=tmp_path / "s")
+    learner.teach(X[:3], [0, 1, 1], fine_tune=False, annotator="ann")
+    gone = learner.labeled_keys_[1]
+    learner.withdraw([gone, "never-labeled"], annotator="reviewer")
+    assert learner.y_training.tolist() == [0, 1] and gone not in learner.labeled_keys_
+    learner.fine_tune()
+    assert learner.estimator.fit_log_[-1][0] == 2  # trained without the withdrawn label
+    store = SessionStore.open(tmp_path / "s")
+    assert [row["candidate_key"] for row in store.read_labels()] == learner.labeled_keys_
+    last = store.read_label_history()[-1]
+    assert (last["candidate_key"], last["label"], last["previous"], last["annotator"]) == (
+        gone, None, 1, "reviewer")
+    resumed = ActiveLearner.load(tmp_path / "s", FakeNet())
+    assert resumed.labeled_keys_ == learner.labeled_keys_
+    assert resumed.query(X, n_instances=14 - 2)[0].size == 12  # the withdrawn one is queried
+
+
+def _file_pool(folder, n=6):
+    from PIL import Image
+
+    from sklearn_aift import CandidateSet, FrameProtocol
+
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        path = folder / f"{i}.png"
+        Image.fromarray(np.full((16, 16, 3), 20 * i, np.uint8)).save(path)
+        paths.append(str(path))
+    return CandidateSet(paths, FrameProtocol(n_patches=1, patch_size=16))
+
+
+def test_a_session_without_pixels_reads_its_candidates_from_the_pool(tmp_path, caplog):
+    X = _file_pool(tmp_path / "images")
+    learner = ActiveLearner.open(tmp_path / "s", FakeNet(), keep_pixels=False, classes=[0, 1])
+    learner.query(X, n_instances=3)
+    learner.teach(X[[0, 1, 5]], [0, 0, 1], fine_tune=False)
+    with sqlite3.connect(tmp_path / "s" / "session.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM labels").fetchone() == (3,)
+        assert conn.execute("SELECT COUNT(*) FROM pixels").fetchone() == (0,)
+    learner.fine_tune()
+    assert learner.estimator.fit_log_ == [(3, [0, 1])]
+    resumed = ActiveLearner.open(tmp_path / "s", FakeNet(), X_pool=X[[0, 1, 2, 3, 4]],
+                                 classes=[0, 1])
+    assert len(resumed.labeled_keys_) == 3
+    resumed.teach(X[[2]], [1], fine_tune=False)
+    with caplog.at_level("WARNING", logger="sklearn_aift.learner"):
+        resumed.fine_tune()  # candidate 5 is not in this pool: left out
+    assert resumed.estimator.fit_log_[-1][0] == 3
+    assert any("not in the pool" in r.getMessage() for r in caplog.records)

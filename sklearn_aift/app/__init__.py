@@ -1,23 +1,35 @@
 """`sklearn-aift label`: a labeling web page for an expert, ranked by AIFT.
 
-:class:`LabelingCampaign` holds the learner side (the pool of a folder, AIFT-ranked
-batches, durable labels, background fine-tuning); :func:`create_app` serves
-it over HTTP with the page in ``static/``.
+:class:`LabelingCampaign` holds the page's side of one
+:class:`~sklearn_aift.learner.ActiveLearner` session over a folder of images
+(the folder's pool, AIFT-ranked batches, durable decisions, background
+fine-tuning); :func:`create_app` serves it over HTTP with the page in
+``static/``, and :func:`serve` runs that app.
 
 The web framework (FastAPI, uvicorn) is the optional ``[app]`` extra and is
-imported only when :func:`create_app` or :func:`generate_token` is first
-used, so that ``import sklearn_aift`` stays light.
+imported only when :func:`create_app` or :func:`serve` is first used, so that
+``import sklearn_aift`` stays light.
 """
 
 from importlib import import_module
 
+from ..learner import SessionInUseError
 from ._campaign import LabelingCampaign
-from ._lock import SessionInUseError
+from ._folder import list_folder_images
+from ._serving import generate_token, is_loopback, serve
 
-__all__ = ["LabelingCampaign", "SessionInUseError", "create_app", "generate_token"]
+__all__ = [
+    "LabelingCampaign",
+    "SessionInUseError",
+    "create_app",
+    "generate_token",
+    "is_loopback",
+    "list_folder_images",
+    "serve",
+]
 
 # the names defined next to the web framework, imported on first access
-_SERVER_NAMES = ("create_app", "generate_token")
+_SERVER_NAMES = ("create_app",)
 _WEB_FRAMEWORK = ("fastapi", "starlette", "uvicorn")
 
 

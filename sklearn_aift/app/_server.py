@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hmac
 import io
-import ipaddress
 import json
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,9 @@ from PIL import Image
 
 from ..io import UnreadableImageError, read_image
 from ._campaign import LabelingCampaign
+from ._serving import is_loopback
 
-__all__ = ["create_app", "generate_token"]
+__all__ = ["create_app"]
 
 _logger = logging.getLogger(__name__)
 
@@ -35,54 +34,11 @@ MAX_BODY_BYTES = 4096
 # requests worked on at once, counted after the token check (connections are not
 # limited: see _connections.py)
 MAX_REQUESTS_IN_FLIGHT = 64
-LOOPBACK_NAMES = {"localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only: ``localhost`` or a loopback address.
-
-    Parameters
-    ----------
-    host : str
-        A host name or IP address (IPv6 without brackets).
-
-    Returns
-    -------
-    loopback : bool
-
-    Examples
-    --------
-    >>> from sklearn_aift.app._server import is_loopback
-    >>> is_loopback("127.0.0.2"), is_loopback("::1"), is_loopback("10.0.0.1")
-    (True, True, False)
-    """
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # formats every browser displays as they are; others are converted to PNG
 _WEB_FORMATS = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                 ".gif": "image/gif", ".webp": "image/webp"}
-
-
-def generate_token() -> str:
-    """A new random access token (32 URL-safe characters).
-
-    Returns
-    -------
-    token : str
-
-    Examples
-    --------
-    >>> from sklearn_aift.app import generate_token
-    >>> len(generate_token())
-    32
-    """
-    return secrets.token_urlsafe(24)
 
 
 def _presented_token(request: Request) -> str | None:
@@ -232,7 +188,11 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
         items = campaign.batch()
         for item in items:
             item["image_url"] = f"/api/images/{item['id']}"
-        return {"round": campaign.status()["round"], "candidates": items}
+        # the round of these very candidates: the campaign may move to the next round
+        # between the two reads (its batch is then ranked), and the page must not file
+        # the old candidates under the new round
+        round_ = items[0]["round"] if items else campaign.status()["round"]
+        return {"round": round_, "candidates": items}
 
     @app.post("/api/labels", summary="Label (or skip) a candidate; committed before the reply")
     async def post_label(request: Request) -> dict:

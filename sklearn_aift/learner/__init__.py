@@ -10,6 +10,15 @@ in a :class:`SessionStore`.
 
 from ._active_learner import ActiveLearner
 from ._errors import SessionError
+from ._lock import SessionInUseError, SessionLock, check_session_free
 from ._session import FORMAT_VERSION, SessionStore
 
-__all__ = ["ActiveLearner", "FORMAT_VERSION", "SessionError", "SessionStore"]
+__all__ = [
+    "ActiveLearner",
+    "FORMAT_VERSION",
+    "SessionError",
+    "SessionInUseError",
+    "SessionLock",
+    "SessionStore",
+    "check_session_free",
+]

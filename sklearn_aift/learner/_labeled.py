@@ -29,8 +29,9 @@ class LabeledSet:
 
     Each entry holds the candidate's key (its identity, see
     :func:`~sklearn_aift.candidates.candidate_keys`), the digest of its pixels,
-    its pixels, its current label, the round of its latest label, who gave it
-    and when. A candidate appears once; relabeling replaces its label.
+    its pixels (None when the session reads them from the pool), its current
+    label, the round of its latest label, who gave it and when. A candidate
+    appears once; relabeling replaces its label.
     """
 
     def __init__(self) -> None:
@@ -86,11 +87,19 @@ class LabeledSet:
         self.annotators[position] = annotator
         self.times[position] = at
 
+    def remove(self, position: int) -> None:
+        """Forget the candidate at ``position`` (its label was withdrawn)."""
+        for column in (self.keys, self.digests, self.labels, self.rounds, self.annotators,
+                       self.times, self.pixels):
+            del column[position]
+        self._position = {key: p - (p > position) for key, p in self._position.items()
+                          if p != position}
+
     def check_like(self, pixels: np.ndarray) -> None:
         """Raise a ValueError unless ``pixels`` are candidates like the labeled ones."""
-        if not self.pixels:
+        first = next((p for p in self.pixels if p is not None), None)
+        if first is None:
             return
-        first = self.pixels[0]
         if pixels.dtype != first.dtype or pixels.shape[1:] != first.shape:
             raise ValueError(
                 f"X holds candidates of shape {pixels.shape[1:]} and dtype {pixels.dtype}, but "
@@ -133,6 +142,11 @@ class LabeledSet:
     def stack(self, positions: Iterable[int]) -> np.ndarray:
         """The pixels of the candidates at ``positions``, stacked."""
         parts = [self.pixels[p] for p in positions]
+        if any(part is None for part in parts):
+            raise ValueError(
+                "the session keeps no pixels of candidates read from files (keep_pixels=False); "
+                "their pixels come from the pool passed to query()."
+            )
         dtypes = {part.dtype for part in parts}
         if len(dtypes) > 1:
             raise ValueError(

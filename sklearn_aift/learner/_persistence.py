@@ -137,6 +137,7 @@ class SessionPersistence:
         )
         learner._check_params()
         _resume.compare_params(meta, learner.estimator, store.path)
+        learner._keep_pixels = bool(meta.get("keep_pixels", True))
         learner._reset_state()
         learner._initialized = True
         learner._store = store if autosave else None
@@ -159,6 +160,8 @@ class SessionPersistence:
         path: str | os.PathLike,
         estimator: Any = None,
         X_pool: Any = None,
+        *,
+        keep_pixels: bool = True,
         **learner_params: Any,
     ) -> Any:
         """Create the session at ``path`` if there is none, else resume it.
@@ -177,6 +180,14 @@ class SessionPersistence:
             resuming).
         X_pool : candidate array or CandidateSet, default=None
             A pool to bind now (see :meth:`load`).
+        keep_pixels : bool, default=True
+            Whether a new session stores the pixels of every labeled candidate,
+            so that it resumes and fine-tunes with any pool. False suits pools
+            read from files (a :class:`~sklearn_aift.candidates.CandidateSet`
+            of a folder): only each candidate's key is stored, and fine-tuning
+            reads the labeled candidates from the pool of the last query (those
+            missing from it are left out, with a warning). A resumed session
+            keeps its own setting.
         **learner_params
             ``query_strategy``, ``classes``, ``random_state``, ``X_training``
             and ``y_training`` of a new session. When resuming, the stored
@@ -225,6 +236,7 @@ class SessionPersistence:
         if estimator is None:
             raise TypeError(f"there is no session at {path} yet; pass estimator= to create it.")
         learner = cls(estimator, autosave=path, **learner_params)
+        learner._keep_pixels = bool(keep_pixels)
         learner._initialize()
         if X_pool is not None:
             learner._bind_pool(X_pool)

@@ -81,6 +81,7 @@ def session_meta(learner: Any) -> dict[str, Any]:
         "estimator_params_repr": reprs,
         "classes": learner._classes_list,
         "random_state": None if learner.random_state is None else int(learner.random_state),
+        "keep_pixels": bool(learner._keep_pixels),
     }
 
 
@@ -180,7 +181,7 @@ def restore(learner: Any, store: SessionStore) -> None:
     recorded = {r["round"] for r in rounds}
     for row in store.read_labels():
         key = row["candidate_key"]
-        if key not in pixels:
+        if key not in pixels and learner._keep_pixels:
             raise SessionError(f"the session store {store.path} lacks the pixels of {key}.")
         if row["round"] not in recorded:
             raise SessionError(
@@ -189,7 +190,7 @@ def restore(learner: Any, store: SessionStore) -> None:
             )
         learner._labeled.add(
             key, row["digest"], row["label"], row["round"], row["annotator"],
-            row["labeled_at"], pixels[key],
+            row["labeled_at"], pixels.get(key),
         )
     last_trained, history, pending = 0, [], None
     for position, info in enumerate(rounds):

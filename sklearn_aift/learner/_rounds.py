@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..candidates import KeyedCandidates
+from ..candidates import KeyedCandidates, candidate_keys
 from ._validation import estimator_params
 
 __all__ = ["PendingRound", "RoundKeeping", "now"]
@@ -57,6 +57,10 @@ class PendingRound:
 class RoundKeeping:
     """How a round's labels reach the store and the model (mixed into ActiveLearner)."""
 
+    # False in sessions that read labeled candidates from the pool (their files)
+    # instead of keeping their pixels; see ActiveLearner.open(keep_pixels=...)
+    _keep_pixels = True
+
     def _take_rounds(self, history: list[dict[str, Any]], n_iter: int, last_trained: int,
                      pending: PendingRound | None) -> None:
         """Take the rounds read back from a session store (see ``_resume.restore``)."""
@@ -86,19 +90,19 @@ class RoundKeeping:
     ) -> None:
         """Commit the changed labels to the store, then to the in-memory ``L``."""
         at = now()
-        rows = []
+        rows, new = [], []
         for j in changes:
-            new = self._labeled.find(keys[j]) is None
+            new.append(self._labeled.find(keys[j]) is None)
+            keep = new[-1] and self._keep_pixels
             rows.append({"candidate_key": keys[j], "digest": digests[j], "label": labels[j],
                          "annotator": annotator, "labeled_at": at,
-                         "pixels": pixels[j] if new else None})
+                         "pixels": pixels[j] if keep else None})
         if self._store is not None:
-            n_added = sum(row["pixels"] is not None for row in rows)
             positions = [self._labeled.find(row["candidate_key"]) for row in rows]
             n_new = sum(r == round_ for r in self._labeled.rounds) + sum(
                 p is None or self._labeled.rounds[p] != round_ for p in positions
             )
-            record = self._round_record(round_, only_new, len(self._labeled) + n_added, n_new)
+            record = self._round_record(round_, only_new, len(self._labeled) + sum(new), n_new)
             self._store.record_labels(round_, rows, record, only_new=only_new,
                                       status="labeled" if fine_tune else "open")
         for row in rows:
@@ -108,6 +112,66 @@ class RoundKeeping:
                                   annotator, at, row["pixels"])
             else:
                 self._labeled.relabel(position, row["label"], round_, annotator, at)
+
+    def withdraw(self, keys: Any, annotator: str | None = None) -> Any:
+        """Take the labels of candidates out of ``L`` (an expert's undo or skip).
+
+        The candidates become unlabeled: later fine-tuning leaves them out and
+        queries may propose them again. With ``autosave`` the withdrawal is
+        committed first; the session store keeps it in the label history as
+        a label of None replacing the withdrawn one.
+
+        Parameters
+        ----------
+        keys : sequence of str
+            Candidate keys (as in :attr:`labeled_keys_`); unlabeled ones are
+            ignored.
+        annotator : str, default=None
+            Who withdrew the labels.
+
+        Returns
+        -------
+        self : ActiveLearner
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift.learner import ActiveLearner
+        >>> class Model:
+        ...     def predict_patch_proba(self, X):
+        ...         return np.full((len(X), X.shape[1], 2), 0.5)
+        ...     def fit(self, X, y):
+        ...         return self
+        >>> X = np.arange(2, dtype=np.uint8)[:, None, None, None, None] * np.ones(
+        ...     (1, 2, 1, 4, 4), dtype=np.uint8)
+        >>> learner = ActiveLearner(Model(), classes=[0, 1])
+        >>> learner = learner.teach(X, [0, 1], fine_tune=False)
+        >>> learner.withdraw(learner.labeled_keys_[:1]).y_training.tolist()
+        [1]
+        """
+        self._initialize()
+        found = [key for key in dict.fromkeys(str(k) for k in keys)
+                 if self._labeled.find(key) is not None]
+        if not found:
+            return self
+        at = now()
+        if self._store is not None:
+            self._store.withdraw_labels(self.n_iter_ + 1, found, annotator=annotator, at=at)
+        for key in found:
+            self._labeled.remove(self._labeled.find(key))
+        return self
+
+    @property
+    def query_scores_(self) -> np.ndarray:
+        """The strategy's scores of the candidates the last :meth:`query` returned.
+
+        Returns
+        -------
+        scores : ndarray of float of shape (n_queried,)
+            In the order of the returned indices; empty before any query.
+        """
+        query = self._last_query
+        return np.empty(0) if query is None else np.asarray(query.scores, dtype=float)
 
     def _round_record(
         self, round_: int, only_new: bool, n_labels: int | None = None, n_new: int | None = None
@@ -146,23 +210,50 @@ class RoundKeeping:
             self._pending = PendingRound(round_, record, only_new, reload=True)
             raise
 
+    def _training_set(self, positions: list[int]) -> tuple[Any, np.ndarray]:
+        """The candidates at ``positions`` of ``L`` and their labels, ready for ``fit``.
+
+        A session without pixels reads them from the last pool by key; labeled
+        candidates missing from it keep their labels but are left out, with a
+        warning.
+        """
+        keys = [self._labeled.keys[p] for p in positions]
+        y_train = np.asarray(self._labeled.labels)[positions]
+        if self._keep_pixels:
+            X_train = self._labeled.stack(positions)
+            if hasattr(self.estimator, "activation_cache"):
+                # the keys are known: the net finds the cached activations without digesting
+                X_train = KeyedCandidates(X_train, keys)
+            return X_train, y_train
+        where: dict[str, int] = {}
+        if self._pool is not None:
+            # the keys as they are now: a lazy pool may have been updated since it was bound
+            for i, key in enumerate(candidate_keys(self._pool.X)):
+                where.setdefault(str(key), i)
+        found = [j for j, key in enumerate(keys) if key in where]
+        if len(found) < len(keys):
+            _logger.warning("%d labeled candidate(s) are not in the pool any more; they keep "
+                            "their labels but are not trained on", len(keys) - len(found))
+        if not found:
+            return None, y_train[:0]
+        rows = np.asarray([where[keys[j]] for j in found], dtype=np.intp)
+        return self._pool.X[rows], y_train[found]
+
     def _do_fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
         trained = self._can_train()
         if trained:
             positions = (self._labeled.positions_after(self._last_trained_round) if only_new
                          else list(range(len(self._labeled))))
-            X_train = self._labeled.stack(positions)
-            if hasattr(self.estimator, "activation_cache"):
-                # the keys are known: the net finds the cached activations without digesting
-                X_train = KeyedCandidates(X_train, [self._labeled.keys[p] for p in positions])
-            y_train = np.asarray(self._labeled.labels)[positions]
-            t0 = time.perf_counter()
-            self.estimator.fit(X_train, y_train)
-            record["training_time"] = time.perf_counter() - t0
-            self._last_trained_round = round_
-            self._has_trained = True
-            _logger.info("round %d: fine-tuned on %d labeled candidate(s) in %.2f s",
-                         round_, len(y_train), record["training_time"])
+            X_train, y_train = self._training_set(positions)
+            trained = len(y_train) > 0
+            if trained:
+                t0 = time.perf_counter()
+                self.estimator.fit(X_train, y_train)
+                record["training_time"] = time.perf_counter() - t0
+                self._last_trained_round = round_
+                self._has_trained = True
+                _logger.info("round %d: fine-tuned on %d labeled candidate(s) in %.2f s",
+                             round_, len(y_train), record["training_time"])
         else:
             _logger.warning(
                 "round %d: the %d labels hold a single class (%r); fine-tuning waits for a "

@@ -13,8 +13,8 @@ The SQLite database (format version 2) has six tables:
     ``strategy`` (:func:`~sklearn_aift.strategies.describe_strategy`),
     ``estimator_class``, ``estimator_params`` (JSON-exact parameters),
     ``estimator_params_repr`` (the ``repr`` of the others), ``classes``,
-    ``random_state``, ``completed_round``, ``checkpoint_round``,
-    ``checkpoint_file`` and ``checkpoint_sha256``.
+    ``random_state``, ``keep_pixels``, ``completed_round``,
+    ``checkpoint_round``, ``checkpoint_file`` and ``checkpoint_sha256``.
 ``rounds(round INTEGER PRIMARY KEY, status TEXT, only_new INTEGER, record TEXT)``
     One row per round; ``status`` is ``'open'`` (collecting labels, no
     fine-tuning asked for yet), ``'labeled'`` (fine-tuning asked for, not
@@ -34,7 +34,13 @@ round INTEGER, annotator TEXT, labeled_at TEXT)``
 ``pixels(candidate_key TEXT PRIMARY KEY, pixels BLOB)``
     The pixels of every labeled candidate (zlib-compressed ``.npy`` bytes), so
     a session resumes and fine-tunes whatever pool is passed later, including
-    a pool from which the labeled candidates were deleted.
+    a pool from which the labeled candidates were deleted. Empty when
+    ``keep_pixels`` is false: the labeled candidates are then read from the
+    pool by key.
+
+A labeling page adds the tables of its expert's decisions (labels, skips and
+undos, batches, rounds; see :meth:`SessionStore.open_decisions`); a withdrawn
+label leaves ``labels`` and appears in ``label_events`` as a label of None.
 
 Each call of :meth:`SessionStore.record_labels` (one ``teach``) is a single
 transaction committed before fine-tuning starts. After a round's fine-tuning,
@@ -54,6 +60,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ._errors import SessionError
+from ._session_page import PageRecords
 from ._session_reads import SessionReads, array_to_blob
 from ._weights import WEIGHTS_DIR, CheckpointFiles, fsync_dir
 
@@ -90,7 +97,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class SessionStore(SessionReads, CheckpointFiles):
+class SessionStore(SessionReads, PageRecords, CheckpointFiles):
     """One labeling session on disk (see the module docstring for the layout).
 
     Use :meth:`create` for a new store and :meth:`open` for an existing one;
@@ -505,6 +512,57 @@ class SessionStore(SessionReads, CheckpointFiles):
 
         self._write(work, f"cannot complete round {round_}")
 
+    def withdraw_labels(
+        self, round_: int, keys: list[str], *, annotator: str | None, at: str
+    ) -> None:
+        """Withdraw the labels of candidates in one transaction (kept in the history).
+
+        Each candidate leaves ``labels`` (and ``pixels``); ``label_events``
+        gets an event with label None whose ``previous`` is the withdrawn label.
+
+        Parameters
+        ----------
+        round_ : int
+            The round in progress.
+        keys : list of str
+            Candidate keys; unlabeled ones are ignored.
+        annotator : str or None
+            Who withdrew them.
+        at : str
+            ISO time of the withdrawal.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from sklearn_aift.learner import SessionStore
+        >>> store = SessionStore.create(tempfile.mkdtemp(), {})
+        >>> row = {"candidate_key": "k1", "digest": "d1", "label": 1, "annotator": None,
+        ...        "labeled_at": "2026-01-01T00:00:00+00:00", "pixels": np.zeros((1, 3, 2, 2))}
+        >>> store.record_labels(1, [row], {"round": 1})
+        >>> store.withdraw_labels(1, ["k1"], annotator="ann", at="2026-01-01T00:01:00+00:00")
+        >>> store.read_labels(), [(e["label"], e["previous"]) for e in store.read_label_history()]
+        ([], [(1, None), (None, 1)])
+        """
+
+        def work(conn: sqlite3.Connection) -> None:
+            for key in keys:
+                stored = conn.execute(
+                    "SELECT label FROM labels WHERE candidate_key = ?", (key,)
+                ).fetchone()
+                if stored is None:
+                    continue
+                conn.execute("DELETE FROM labels WHERE candidate_key = ?", (key,))
+                conn.execute("DELETE FROM pixels WHERE candidate_key = ?", (key,))
+                conn.execute(
+                    "INSERT INTO label_events (candidate_key, label, previous, round, annotator, "
+                    "labeled_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, json.dumps(None), stored[0], int(round_), annotator, at),
+                )
+
+        self._write(work, f"cannot withdraw labels in round {round_}")
+
+
 def _upsert_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -519,17 +577,18 @@ def _write_label(conn: sqlite3.Connection, round_: int, row: dict[str, Any]) -> 
     stored = conn.execute("SELECT label FROM labels WHERE candidate_key = ?", (key,)).fetchone()
     when, who = row["labeled_at"], row["annotator"]
     if stored is None:
-        if row.get("pixels") is None:
+        if row.get("pixels") is None and _keeps_pixels(conn):
             raise SessionError(f"candidate {key} is new, but its pixels were not given.")
         conn.execute(
             "INSERT INTO labels (candidate_key, digest, label, round, annotator, labeled_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (key, row["digest"], label, round_, who, when),
         )
-        conn.execute(
-            "INSERT INTO pixels (candidate_key, pixels) VALUES (?, ?)",
-            (key, array_to_blob(row["pixels"])),
-        )
+        if row.get("pixels") is not None:
+            conn.execute(
+                "INSERT INTO pixels (candidate_key, pixels) VALUES (?, ?)",
+                (key, array_to_blob(row["pixels"])),
+            )
     else:
         conn.execute(
             "UPDATE labels SET label = ?, round = ?, annotator = ?, labeled_at = ? "
@@ -541,6 +600,12 @@ def _write_label(conn: sqlite3.Connection, round_: int, row: dict[str, Any]) -> 
         "VALUES (?, ?, ?, ?, ?, ?)",
         (key, label, None if stored is None else stored[0], round_, who, when),
     )
+
+
+def _keeps_pixels(conn: sqlite3.Connection) -> bool:
+    """Whether the session keeps the pixels of each labeled candidate (``keep_pixels``)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'keep_pixels'").fetchone()
+    return row is None or bool(json.loads(row[0]))
 
 
 def validate_store(self: "SessionStore") -> None:

@@ -124,7 +124,7 @@ def make_estimator(backbone: str, weights: Any, **params: Any) -> Any:
     estimator : AIFTNet
         Not fitted.
     """
-    from .net import AIFTNet
+    from ..net import AIFTNet
 
     if isinstance(weights, str) and weights.lower() == "none":
         weights = None

@@ -8,20 +8,16 @@ import logging
 import os
 import socket
 import sys
-import threading
-import time
-import webbrowser
 from pathlib import Path
 from typing import Any
 
-from .._argtypes import UsageError, image_side
-from .._argtypes import positive_int as _positive_int
-from .._model_args import add_model_arguments, check_model, make_estimator
 from ..augment import FrameProtocol
+from ._argtypes import UsageError, image_side
+from ._argtypes import positive_int as _positive_int
+from ._model_args import add_model_arguments, check_model, make_estimator
 
 __all__ = ["add_label_parser", "run_label"]
 
-_logger = logging.getLogger("sklearn_aift.label")
 
 def _port(text: str) -> int:
     value = _positive_int(text)
@@ -139,9 +135,9 @@ def default_estimator(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _check_model_on_folder(estimator: Any, protocol: Any, images_dir: str) -> None:
     """Predict the folder's first readable image once: bad model arguments fail before serving."""
+    from ..app import list_folder_images
     from ..candidates import CandidateSet
     from ..io import UnreadableImageError, verify_image
-    from ._campaign import list_folder_images
 
     if not os.path.isdir(images_dir):
         raise UsageError(f"IMAGES_DIR {images_dir}: not a folder")
@@ -157,7 +153,7 @@ def _check_model_on_folder(estimator: Any, protocol: Any, images_dir: str) -> No
 
 def _check_host(host: str, token: str | None) -> str | None:
     """The token to use: none needed on a loopback address, else the one given or a new one."""
-    from ._server import generate_token, is_loopback
+    from ..app import generate_token, is_loopback
 
     if is_loopback(host):
         return token
@@ -185,7 +181,7 @@ def _check_listen(host: str, port: int) -> None:
 
 def _check_session_free(session: str) -> None:
     """One line, before any set-up, when another server holds the session folder."""
-    from ._lock import SessionInUseError, check_session_free
+    from ..learner import SessionInUseError, check_session_free
 
     try:
         check_session_free(session)
@@ -228,9 +224,10 @@ def run_label(args: argparse.Namespace) -> int:
     Raises
     ------
     UsageError
-        Before anything is served or printed, if the session is a file or is
-        in use by another process, the labels file is not text, the host is
-        not an address of this machine or the port is busy.
+        Before anything is served or printed, if the session is a file, is in
+        use by another process or was made with another strategy or other
+        model options, the labels file is not text, the host is not an address
+        of this machine or the port is busy.
     ValueError
         If the folder, classes, strategy or session do not fit.
 
@@ -246,13 +243,8 @@ def run_label(args: argparse.Namespace) -> int:
     import torch
 
     from .. import strategies
-    from . import _import_web
-    from ._campaign import LabelingCampaign
-    from ._lock import SessionInUseError
-
-    uvicorn = _import_web("uvicorn")
-    create_app = _import_web("._server", __package__).create_app
-    TimedH11Protocol = _import_web("._connections", __package__).TimedH11Protocol
+    from ..app import LabelingCampaign, SessionInUseError, serve
+    from ..learner import SessionError
 
     _check_paths(args)
     _check_listen(args.host, args.port)
@@ -275,25 +267,11 @@ def run_label(args: argparse.Namespace) -> int:
             labels=args.labels, labels_from_folders=args.labels_from_folders)
     except SessionInUseError as exc:  # another server took it since the first check
         raise UsageError(str(exc)) from None
-    app = create_app(campaign, token=token)
+    except SessionError as exc:  # made with another strategy or other model options
+        raise UsageError(f"--session {args.session}: {exc}") from None
     shown = "[::1]" if args.host == "::1" else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"open {url}", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            http=TimedH11Protocol, timeout_keep_alive=5)
-    server = uvicorn.Server(config)
-    if args.open:
-        threading.Thread(target=_open_when_listening, args=(server, url), daemon=True).start()
-    server.run()
+    serve(campaign, host=args.host, port=args.port, token=token,
+          open_url=url if args.open else None)
     return 0
-
-
-def _open_when_listening(server: Any, url: str, timeout: float = 60.0) -> None:
-    """Open ``url`` in the default browser as soon as ``server`` accepts connections."""
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if time.monotonic() > deadline or server.should_exit:
-            return
-        time.sleep(0.05)
-    if not webbrowser.open(url):
-        _logger.warning("no web browser could be opened here: open %s yourself", url)

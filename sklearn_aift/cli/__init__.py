@@ -1,4 +1,4 @@
-"""The ``sklearn-aift`` command: the demo and the method comparison on your data.
+"""The ``sklearn-aift`` command: the demo, the method comparison and the labeling page.
 
 ``sklearn-aift demo`` runs a short AIFT-vs-random comparison on the embedded
 synthetic colonoscopy frames; ``sklearn-aift compare`` runs any of the nine
@@ -6,7 +6,8 @@ methods on the synthetic set, Kvasir-SEG, a MedMNIST ``.npz`` file or a folder
 of class sub-folders. Both print a table of AUC against labels and the
 annotation saving, and write the results and figures to an output folder.
 Running the same command again after an interruption continues where it
-stopped.
+stopped. ``sklearn-aift label`` (``_label.py``) serves the labeling page of
+:mod:`sklearn_aift.app` for a folder of images.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ._model_args import (
     make_estimator,
     training_params,
 )
-from .app._cli import add_label_parser, run_label
+from ._label import add_label_parser, run_label
 
 __all__ = ["build_parser", "main"]
 
@@ -83,7 +84,7 @@ QUICK = {
 
 
 def _methods_arg(values: Sequence[str]) -> list[str]:
-    from .experiment import METHODS, PEER_METHODS
+    from ..experiment import METHODS, PEER_METHODS
 
     methods: list[str] = []
     for value in values:
@@ -217,7 +218,7 @@ def _add_cluster_arguments(command: argparse.ArgumentParser,
 
 def _cluster(args: argparse.Namespace):
     """The Dask context of ``--scheduler``/``--workers``; in-process without them."""
-    from .parallel import dask_backend
+    from ..parallel import dask_backend
 
     return dask_backend(args.scheduler, args.workers)
 
@@ -295,7 +296,7 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
     """
     import numpy as np
 
-    from . import datasets
+    from .. import datasets
 
     if args.dataset == "synthetic":
         n = args.n_candidates
@@ -305,7 +306,7 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
         return (pool.data, pool.target, test.data, test.target, "synthetic colonoscopy frames",
                 None)
     if args.dataset == "kvasir":
-        from .augment import BoxProtocol
+        from ..augment import BoxProtocol
 
         # the paper's box protocol without the translations: 3 scales x 8 orientations = 24
         # patches per candidate (pass --shifts to add the four 10% translations: 96)
@@ -326,7 +327,7 @@ def _load_data(args: argparse.Namespace, data_path: Path | None):
                 None)
     from sklearn.model_selection import train_test_split
 
-    from .augment import FrameProtocol
+    from ..augment import FrameProtocol
 
     with warnings.catch_warnings():  # the duplicate report is printed once, at start
         warnings.filterwarnings("ignore", message=".*identical content", category=UserWarning)
@@ -359,7 +360,7 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
          out_dir: Path, title: str, duplicates: str | None = None) -> int:
     import numpy as np
 
-    from .experiment import (
+    from ..experiment import (
         annotation_saving,
         format_metric_table,
         format_saving_table,
@@ -378,7 +379,7 @@ def _run(args: argparse.Namespace, *, settings: dict[str, Any], dataset_note: st
         )
     if len(np.unique(y_pool)) < 2:
         raise UsageError(f"the training pool of {dataset_note} holds a single class")
-    from .plotting import warn_small_test_set
+    from ..plotting import warn_small_test_set
 
     warn_small_test_set(len(X_test))
     check_model(estimator, X_pool)
@@ -462,7 +463,7 @@ def _conclusion(results: Any, savings: list) -> str:
     """One sentence read off the numbers: the first method against IFT Random."""
     import numpy as np
 
-    from .experiment import method_label
+    from ..experiment import method_label
 
     by_method = {s["method"]: s for s in savings}
     method = next(m for m in results.methods if m != "ift_random")
@@ -488,7 +489,7 @@ def _write_figures(results: Any, X_pool: Any, y_pool: Any, out_dir: Path) -> lis
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_learning_curves, plot_selected_candidates, plot_selection_balance
+    from ..plotting import plot_learning_curves, plot_selected_candidates, plot_selection_balance
 
     written = []
     fig = plot_learning_curves(results, path=out_dir / "learning_curves.png")
@@ -507,7 +508,7 @@ def _write_figures(results: Any, X_pool: Any, y_pool: Any, out_dir: Path) -> lis
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import datasets
+    from .. import datasets
 
     settings = dict(QUICK if args.quick else DEMO)
     out_dir = _check_out_dir(args.out)
@@ -537,7 +538,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--positive is only used with --dataset folder (the positive class "
                          f"of {args.dataset} is fixed); leave it out")
     out_dir = _check_out_dir(args.out)
-    from .candidates import find_duplicates
+    from ..candidates import find_duplicates
 
     try:
         X_pool, y_pool, X_test, y_test, note, duplicates = _load_data(args, data_path)
@@ -619,6 +620,3 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"SKLEARN_AIFT_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

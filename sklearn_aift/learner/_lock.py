@@ -1,6 +1,6 @@
-"""One process per session folder: an advisory lock held for the campaign's life.
+"""One process per session folder: an advisory lock held while a session is served.
 
-The lock is ``fcntl.flock`` on ``<session>/campaign.lock``: the operating
+The lock is ``fcntl.flock`` on ``<session>/session.lock``: the operating
 system releases it when the process ends, however it ends (``kill -9``
 included), so a crashed server never leaves a stale lock behind. The file
 holds the owner's process id, for the message another process gets.
@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["SessionInUseError", "SessionLock", "check_session_free"]
 
-LOCK_FILE = "campaign.lock"
+LOCK_FILE = "session.lock"
 
 
 class SessionInUseError(RuntimeError):
@@ -29,7 +29,7 @@ class SessionInUseError(RuntimeError):
 
     Examples
     --------
-    >>> from sklearn_aift.app import SessionInUseError
+    >>> from sklearn_aift.learner import SessionInUseError
     >>> issubclass(SessionInUseError, RuntimeError)
     True
     """
@@ -64,6 +64,19 @@ class SessionLock:
     ------
     SessionInUseError
         If another open lock holds the folder (in this process or another).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_aift.learner import SessionInUseError, SessionLock
+    >>> folder = tempfile.mkdtemp()
+    >>> lock = SessionLock(folder)
+    >>> try:
+    ...     SessionLock(folder)
+    ... except SessionInUseError as exc:
+    ...     print("held by", "this process" if exc.pid == os.getpid() else exc.pid)
+    held by this process
+    >>> lock.release()
     """
 
     def __init__(self, session: str | os.PathLike) -> None:
@@ -102,6 +115,17 @@ def check_session_free(session: str | os.PathLike) -> None:
     ----------
     session : path-like
         A session folder; nothing is checked (or created) when it does not exist.
+
+    Raises
+    ------
+    SessionInUseError
+        If another process (or another lock in this one) holds the folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_aift.learner import check_session_free
+    >>> check_session_free(tempfile.mkdtemp())
     """
     if os.path.isdir(session):
         SessionLock(session).release()
