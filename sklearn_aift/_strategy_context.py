@@ -9,7 +9,8 @@ reads from it in one order, the learner first, then its ``estimator``:
   two with ``predict_patch_proba``; ``embed``, ``n_jobs`` and the declared
   ``classes`` (or ``classes_``) are likewise the first found. The learner
   knows the classes the expert may give before the model has seen them all.
-* the *labels so far* are ``learner.y_training``, or None when the learner
+* the *labels so far* are ``learner.y_training`` (and the labeled candidates
+  ``learner.X_training``, read only when a strategy asks), or None when the learner
   does not keep them (a bare estimator: no cold start then).
 * the *worker model* is the one exception to the order: parallel scoring
   sends the estimator to its workers when it can predict, since a learner
@@ -68,6 +69,11 @@ class StrategyContext:
         The learner's (else its estimator's) ``n_jobs`` attribute, unchecked.
     embed : callable or None
         The learner's (else its estimator's) ``embed(X) -> (n, d)``.
+    labeled_candidates : callable or None
+        Returns the labeled candidates (``learner.X_training``, aligned with
+        :attr:`labels`) when called; None when the learner does not keep them.
+        A callable, because stacking the labeled set costs memory that most
+        strategies never need.
     """
 
     learner: Any
@@ -77,6 +83,7 @@ class StrategyContext:
     classes: list | None
     n_jobs: Any
     embed: Callable | None
+    labeled_candidates: Callable | None = None
 
     def require_model(self, *, for_workers: bool = False) -> Any:
         """The model (or worker model), or a TypeError saying what the learner lacks.
@@ -216,12 +223,17 @@ def strategy_context(learner: Any) -> StrategyContext:
     embed = next((o.embed for o in owners if _has_method(o, "embed")), None)
     n_jobs = next((o.n_jobs for o in owners if getattr(o, "n_jobs", None) is not None), None)
     classes = next((c for c in map(_declared_classes, owners) if c is not None), None)
-    labels = None
+    labels = labeled_candidates = None
     if hasattr(learner, "y_training"):
         y = learner.y_training
         labels = np.asarray([] if y is None else y)
+        # looked up without reading it: X_training is a property that stacks the set
+        if hasattr(type(learner), "X_training") or "X_training" in getattr(learner, "__dict__", {}):
+            def labeled_candidates():
+                return learner.X_training
     return StrategyContext(learner=learner, model=model, worker_model=worker_model,
-                           labels=labels, classes=classes, n_jobs=n_jobs, embed=embed)
+                           labels=labels, classes=classes, n_jobs=n_jobs, embed=embed,
+                           labeled_candidates=labeled_candidates)
 
 
 def in_cold_start(learner: Any, min_per_class: int) -> bool:

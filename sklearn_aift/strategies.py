@@ -41,8 +41,9 @@ plain uncertainty sampling a modAL user would start with).
 **Cold start.** With zero labels M0's last layer is untrained, so ranking its
 predictions picks candidates of one class and loses to random picks. The AIFT
 strategies therefore return the batch :data:`random_sampling` would (same
-seed, same batch; seed 0 when ``random_state`` is None) while the learner holds fewer than ``cold_start_per_class``
-(5) labels of some class, then rank by the AIFT criterion. A representative
+seed, same batch; seed 0 when ``random_state`` is None) while the learner
+holds fewer than ``cold_start_per_class`` (5) labels of some class, then rank
+by the AIFT criterion. A representative
 k-means batch (``cold_start="representative"``) is the alternative;
 ``aift_sampling(..., cold_start=None)`` is the paper's pure behaviour. The
 default was chosen by ``benchmarks/tune_cold_start.py`` on splits of the
@@ -458,8 +459,7 @@ class AIFTSampling(_Strategy):
     def _covering_rows(self, learner, X_pool, keep, n_pool, n_instances, random_state):
         """Positions of the batch's covering part (empty once the evidence says rank)."""
         context = strategy_context(learner)
-        X_labeled = getattr(learner, "X_training", None)
-        if context.embed is None or context.labels is None or X_labeled is None:
+        if context.embed is None or context.labeled_candidates is None:
             raise TypeError(
                 f"switch={self.switch!r} needs candidate features and the labeled set: "
                 f"learner must have X_training, y_training and an embed(X) method (or an "
@@ -475,7 +475,7 @@ class AIFTSampling(_Strategy):
         embed = context.embed
         pool_features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
                                       X_pool, keep, n_pool)
-        labeled_features = np.asarray(embed(X_labeled), dtype=np.float64)
+        labeled_features = np.asarray(embed(context.labeled_candidates()), dtype=np.float64)
         agreement = neighbour_agreement(pool_features, classes[P.mean(axis=1).argmax(axis=1)],
                                         labeled_features, labels)
         share = disagreement_share(agreement, len(classes), self.switch_at)
