@@ -138,6 +138,12 @@ def test_relabel_and_undo_of_a_check_image_change_the_reference_only(tmp_path):
     last = campaign.status()["rounds"][-1]
     want = expected_metrics(campaign, [c["id"] for c in check])
     assert last["check"]["n"] == want["n"] == 2
+    # the undone check image is unlabeled again, yet never queried
+    while campaign.status()["phase"] != "done":
+        batch = campaign.batch()
+        assert check[1]["id"] not in {c["id"] for c in batch}
+        label_all(campaign, batch)
+    assert campaign.status()["n_labeled"] == 11
     campaign.close()
 
 
