@@ -105,7 +105,7 @@ def test_two_rounds_by_keyboard_undo_export_and_resume_after_sigkill(tmp_path, b
             page.click("#export")
         rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
         assert len(rows) == 8 and sorted({r["round"] for r in rows}) == ["1", "2"]
-        assert list(rows[0]) == ["file", "label", "round", "time"]
+        assert list(rows[0]) == ["file", "label", "round", "time", "check_set"]
 
         server.kill()
         server = LabelServer(images, session, batch_size=BATCH, token=token)
