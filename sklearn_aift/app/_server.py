@@ -96,7 +96,8 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
     Routes: ``/`` (the page), ``/static/*``, ``GET /api/status``,
     ``GET /api/batch``, ``POST /api/labels`` (``{"id", "label"}``, or
     ``{"id", "skip": true}``), ``DELETE /api/labels/{id}`` (undo),
-    ``GET /api/labels.csv``, ``GET /api/rounds.csv``, ``GET /api/history/{id}``, ``GET /api/recent``,
+    ``GET /api/labels.csv``, ``GET /api/rounds.csv``, ``GET /api/history/{id}``,
+    ``GET /api/recent``,
     ``GET /api/images/{id}`` (8-bit, as the network sees it),
     ``GET /api/pixels/{id}`` (the stored values at full depth, for windowing),
     and the OpenAPI description at ``/api/openapi.json``.
