@@ -248,7 +248,7 @@ def test_label_via_api_is_committed_before_reply(client, campaign):
     assert r.status_code == 200 and r.json()["n_labeled"] == 0
     exported = client.get("/api/labels.csv", headers=auth())
     assert exported.headers["content-type"].startswith("text/csv")
-    assert exported.text == "file,label,round,time\n"
+    assert exported.text == "file,label,round,time,check_set\n"
 
 
 @pytest.mark.parametrize("body, status, message", [

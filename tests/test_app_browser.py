@@ -105,7 +105,7 @@ def test_two_rounds_by_keyboard_undo_export_and_resume_after_sigkill(tmp_path, b
             page.click("#export")
         rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
         assert len(rows) == 8 and sorted({r["round"] for r in rows}) == ["1", "2"]
-        assert list(rows[0]) == ["file", "label", "round", "time"]
+        assert list(rows[0]) == ["file", "label", "round", "time", "check_set"]
 
         server.kill()
         server = LabelServer(images, session, batch_size=BATCH, token=token)
@@ -398,5 +398,36 @@ def test_a_card_whose_image_is_deleted_is_replaced_on_the_open_page(tmp_path, br
         assert set(before) - {gone["id"]} < set(after)
         label_round_with_keyboard(page, ["1", "2"] * (BATCH // 2))
         assert server.wait_until(lambda s: s["completed_rounds"] == 1, timeout=120)
+    finally:
+        server.stop()
+
+
+def test_the_check_set_is_announced_labeled_first_and_measured(tmp_path, browser):
+    images = make_image_folder(tmp_path / "images", n=14)
+    session = tmp_path / "session"
+    server = LabelServer(images, session, "--check-set", str(BATCH), batch_size=BATCH)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        wait_round_ready(page, 1)
+        banner = page.locator("#check-banner")
+        assert banner.is_visible()
+        assert "labeled once, never trained on" in banner.inner_text()
+        assert page.locator(".card .why").first.inner_text() == (
+            "check set: labeled once, never trained on")
+        label_round_with_keyboard(page, ["1", "2", "1", "2"])
+        wait_round_ready(page, 2)
+        assert not banner.is_visible()
+        label_round_with_keyboard(page, ["1", "2", "1", "2"])
+        wait_round_ready(page, 3)
+        rows = page.locator("#rounds tbody tr")
+        page.wait_for_function("document.querySelectorAll('#rounds tbody tr').length == 2")
+        aucs = [r["check"]["auc"] for r in server.status()["rounds"]]
+        for i, auc in enumerate(aucs):
+            cells = rows.nth(i).locator("td").all_inner_texts()
+            assert cells[4] == f"{auc:.3f}", cells
+        assert rows.nth(0).locator("td").first.inner_text() == "1 (check set)"
+        assert page.locator("#rounds th.check").first.is_visible()
+        assert page.locator("#chart .curve-check-point").count() == 2
     finally:
         server.stop()

@@ -19,9 +19,10 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..augment import FrameProtocol
-from ..learner import ActiveLearner, SessionLock, SessionStore
+from ..learner import ActiveLearner, SessionError, SessionLock, SessionStore
 from ..strategies import entropy_diversity_quarter
 from . import _migrate
+from ._check import draw_check_set
 from ._events import Decisions, decided
 from ._folder import ImageFolder
 from ._worker import BackgroundWork
@@ -60,15 +61,25 @@ class LabelingCampaign(Decisions, BackgroundWork):
     labels_from_folders : bool, default=False
         Use top-level sub-folders named like classes as known labels (see
         :meth:`labels_from_folders`) before the first query.
+    check_set : int, default=None
+        Draw this many images at random (seeded by ``random_state``) when the
+        session starts: they are shown first, as a batch of their own, labeled
+        once and never trained on or queried; after every round the model
+        predicts them, and the round records their AUC, sensitivity and
+        specificity (two classes: the second class is the positive one; more
+        classes: macro one-vs-rest AUC and the recall of each class). None
+        keeps the check set the session recorded, if any.
 
     Raises
     ------
     ValueError
-        If an argument is invalid, or the session was made with other classes
+        If an argument is invalid, ``check_set`` leaves fewer than two batches
+        of images to learn from, or the session was made with other classes
         or another folder.
     SessionError
         If the session's store is damaged, or was made with another strategy,
-        ``random_state`` or estimator parameters (a ``ValueError``).
+        ``random_state``, estimator parameters or another ``check_set`` (a
+        ``ValueError``).
     SessionInUseError
         If another campaign (in this process or another) has the session open.
 
@@ -134,6 +145,7 @@ class LabelingCampaign(Decisions, BackgroundWork):
         random_state: int = 0,
         labels: str | os.PathLike | None = None,
         labels_from_folders: bool = False,
+        check_set: int | None = None,
     ) -> None:
         self.images_dir = Path(images_dir).resolve()
         if not self.images_dir.is_dir():
@@ -152,6 +164,10 @@ class LabelingCampaign(Decisions, BackgroundWork):
                 f"scans of a growing folder); got {self.protocol!r}."
             )
         self.random_state = int(random_state)
+        if check_set is not None and (isinstance(check_set, bool) or not isinstance(
+                check_set, (int, np.integer)) or check_set < 1):
+            raise ValueError(f"check_set must be a positive integer or None; got {check_set!r}.")
+        self.check_set = None if check_set is None else int(check_set)
         self.estimator = estimator
         self.session = Path(session)
         self.session.mkdir(parents=True, exist_ok=True)
@@ -184,10 +200,11 @@ class LabelingCampaign(Decisions, BackgroundWork):
             _migrate.copy_old_session(self.session, self._store, self._folder.ids_by_file)
         meta = self._store.read_meta()
         self._check_session(meta)
-        if meta.get("class_names") is None:
-            self._store.update_meta(class_names=self.classes, images_dir=str(self.images_dir))
         rounds = self._store.read_batch_rounds()
         self._round = rounds[-1]["round"] + 1 if rounds else 1
+        self._open_check_set(meta, pool)
+        if meta.get("class_names") is None:
+            self._store.update_meta(class_names=self.classes, images_dir=str(self.images_dir))
         if labels_from_folders:
             self.labels_from_folders()
         if labels is not None:
@@ -207,6 +224,41 @@ class LabelingCampaign(Decisions, BackgroundWork):
         return ActiveLearner.open(self.session, self.estimator, X_pool=pool, keep_pixels=False,
                                   query_strategy=self.strategy, classes=codes,
                                   random_state=self.random_state)
+
+    def _open_check_set(self, meta: dict[str, Any], pool: Any) -> None:
+        """Draw the check set of a new session, or take the one the session recorded."""
+        recorded = meta.get("check_set")
+        new = (meta.get("class_names") is None and self._store.n_decisions() == 0
+               and self._round == 1)
+        if recorded is None and self.check_set is not None and not new:
+            raise SessionError(
+                f"check_set={self.check_set} but the session at {str(self.session)!r} was "
+                f"started without a check set (one is drawn before the first label); leave "
+                f"check_set out or start a new session folder.")
+        if recorded is not None and self.check_set not in (None, recorded["size"]):
+            raise SessionError(
+                f"check_set={self.check_set} but the session at {str(self.session)!r} holds a "
+                f"check set of {recorded['size']} images; pass check_set={recorded['size']} "
+                f"(or leave it out) or start a new session folder.")
+        if recorded is None and self.check_set is not None:
+            left = len(pool) - self.check_set
+            if left < 2 * self.batch_size:
+                raise ValueError(
+                    f"check_set={self.check_set} leaves {left} of the folder's {len(pool)} "
+                    f"images to learn from; at least two batches ({2 * self.batch_size}) are "
+                    f"needed: choose a smaller check set or batch size.")
+            keys = draw_check_set(pool.keys.tolist(), self.check_set, self.random_state)
+            recorded = {"size": self.check_set, "round": self._round, "keys": keys}
+            self._store.update_meta(check_set=recorded)
+        if recorded is None:
+            self._check_keys: frozenset[str] = frozenset()
+            self._check_order: list[str] = []
+            self._check_round: int | None = None
+        else:
+            self.check_set = recorded["size"]
+            self._check_keys = frozenset(recorded["keys"])
+            self._check_order = list(recorded["keys"])
+            self._check_round = recorded["round"]
 
     def _check_session(self, meta: dict[str, Any]) -> None:
         """Refuse a session of other class names or another folder."""
@@ -244,7 +296,7 @@ class LabelingCampaign(Decisions, BackgroundWork):
             round_ = self._round
         current = self._store.current_decisions()
         rows = self._look_for_missing(self._store.read_batch(round_), current)
-        selection = self._selection({c["id"] for c in rows}, current)
+        selection = self._selection(round_, {c["id"] for c in rows}, current)
         out, seen = [], set()
         for c in rows:
             if c["id"] in seen:  # two files of one image in a converted session
@@ -278,18 +330,23 @@ class LabelingCampaign(Decisions, BackgroundWork):
             self._start_worker()
         return [c for c in rows if c["id"] not in missing]
 
-    def _selection(self, batch_ids: set[str], current: dict[str, dict[str, Any]]) -> str:
-        """How a batch was chosen: ``"random start"`` while the strategy's cold start ran.
+    def _selection(self, round_: int, batch_ids: set[str],
+                   current: dict[str, dict[str, Any]]) -> str:
+        """How a batch was chosen: ``"check set"``, ``"random start"`` while the strategy's
+        cold start ran, else ``"ranked"``.
 
         The strategy saw the labels given before the batch was drawn, i.e. every
-        current label outside the batch.
+        current label outside the batch and the check set.
         """
+        if round_ == self._check_round:
+            return "check set"
         per_class = getattr(self.strategy, "cold_start_per_class", 0)
         if getattr(self.strategy, "cold_start", None) is None or per_class < 1:
             return "ranked"
         held = {name: 0 for name in self.classes}
         for candidate, event in current.items():
-            if event["kind"] == "label" and candidate not in batch_ids:
+            if (event["kind"] == "label" and candidate not in batch_ids
+                    and candidate not in self._check_keys):
                 held[event["label"]] += 1
         if min(held.values()) < per_class:
             return f"{self.strategy.cold_start} start"
@@ -328,7 +385,14 @@ class LabelingCampaign(Decisions, BackgroundWork):
             ``n_skipped``, ``n_images``; ``round`` (the current one);
             ``completed_rounds``; ``rounds`` (per completed round: labels
             trained on, ``batch_accuracy``: the model's accuracy on that batch
-            before it was trained on it, training time); ``batch_size``,
+            before it was trained on it, training time, ``kind``: ``"check
+            set"``, ``"imported"`` or ``"fine-tuning"``, ``check``: the model's
+            quality on the check set after the round, None without one:
+            ``n`` labeled check images, ``auc``, ``recall`` per class and,
+            with two classes, ``sensitivity`` and ``specificity``);
+            ``check_set`` (None, or ``size``, ``round``: the round that
+            showed it, ``n_labeled``, ``positive``: the positive class of a
+            two-class campaign); ``batch_size``,
             ``batch_labeled``; ``phase`` (``starting``, ``loading``,
             ``ranking``, ``labeling``, ``fine-tuning``, ``done`` or
             ``error``), ``message``, ``progress`` (0-1 estimate or None),
@@ -375,9 +439,19 @@ class LabelingCampaign(Decisions, BackgroundWork):
             "round": round_,
             "completed_rounds": len([r for r in rounds if r["round"] > 0]),
             "rounds": [
-                {k: r[k] for k in ("round", "n_labels", "batch_accuracy", "training_time")}
+                {**{k: r[k] for k in ("round", "n_labels", "batch_accuracy", "training_time")},
+                 "kind": "check set" if r["round"] == self._check_round else (
+                     "imported" if r["round"] == 0 else "fine-tuning"),
+                 "check": r["check_metrics"]}
                 for r in rounds
             ],
+            "check_set": None if self._check_round is None else {
+                "size": self.check_set,
+                "round": self._check_round,
+                "n_labeled": sum(current.get(k, {}).get("kind") == "label"
+                                 for k in self._check_keys),
+                "positive": self.classes[1] if len(self.classes) == 2 else None,
+            },
             "batch_size": self.batch_size,
             "batch_labeled": sum(decided(current, c["id"]) for c in batch),
             "phase": phase,

@@ -204,7 +204,10 @@ class Decisions:
         ]
 
     def labels_csv(self) -> str:
-        """The current labels as CSV text: ``file,label,round,time``, sorted by file.
+        """The current labels as CSV text: ``file,label,round,time,check_set``, sorted by file.
+
+        ``check_set`` is 1 for an image of the check set (a reference label,
+        never trained on), else 0.
 
         Returns
         -------
@@ -216,11 +219,50 @@ class Decisions:
         """
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["file", "label", "round", "time"])
+        writer.writerow(["file", "label", "round", "time", "check_set"])
         # where the image is now (renamed files included), else where it was labeled
         writer.writerows(sorted(
-            (self._folder.file_of(c, e["file"]), e["label"], e["round"], e["time"])
+            (self._folder.file_of(c, e["file"]), e["label"], e["round"], e["time"],
+             int(c in self._check_keys))
             for c, e in self._store.current_decisions().items() if e["kind"] == "label"))
+        return out.getvalue()
+
+    def rounds_csv(self) -> str:
+        """The completed rounds and the model's quality in each, as CSV text.
+
+        Columns: ``round``, ``kind`` (``check set``, ``imported`` or
+        ``fine-tuning``), ``n_labels`` (labels trained on), ``batch_accuracy``
+        (the model's accuracy on the round's batch before training on it),
+        ``training_time`` (seconds), ``time`` (when the round closed), then,
+        measured on the check set after the round: ``check_n`` (labeled check
+        images), ``check_auc``, ``check_sensitivity`` and
+        ``check_specificity`` (two classes; the second is the positive one)
+        and ``check_recall_<class>`` per class. Empty cells: not defined (no
+        check set, or a class without check images).
+
+        Returns
+        -------
+        text : str
+
+        Examples
+        --------
+        >>> # print(campaign.rounds_csv())  # see LabelingCampaign
+        """
+        recall = [f"check_recall_{name}" for name in self.classes]
+        header = ["round", "kind", "n_labels", "batch_accuracy", "training_time", "time",
+                  "check_n", "check_auc", "check_sensitivity", "check_specificity", *recall]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        times = {r["round"]: r["time"] for r in self._store.read_batch_rounds()}
+        for r in self.status()["rounds"]:
+            check = r["check"] or {}
+            per_class = check.get("recall") or {}
+            writer.writerow(["" if v is None else v for v in (
+                r["round"], r["kind"], r["n_labels"], r["batch_accuracy"], r["training_time"],
+                times[r["round"]], check.get("n"), check.get("auc"),
+                check.get("sensitivity"), check.get("specificity"),
+                *(per_class.get(name) for name in self.classes))])
         return out.getvalue()
 
     def import_labels(self, csv_path: str | os.PathLike, annotator: str = "import") -> int:

@@ -96,7 +96,8 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
     Routes: ``/`` (the page), ``/static/*``, ``GET /api/status``,
     ``GET /api/batch``, ``POST /api/labels`` (``{"id", "label"}``, or
     ``{"id", "skip": true}``), ``DELETE /api/labels/{id}`` (undo),
-    ``GET /api/labels.csv``, ``GET /api/history/{id}``, ``GET /api/recent``,
+    ``GET /api/labels.csv``, ``GET /api/rounds.csv``, ``GET /api/history/{id}``,
+    ``GET /api/recent``,
     ``GET /api/images/{id}`` (8-bit, as the network sees it),
     ``GET /api/pixels/{id}`` (the stored values at full depth, for windowing),
     and the OpenAPI description at ``/api/openapi.json``.
@@ -233,12 +234,22 @@ def create_app(campaign: LabelingCampaign, token: str | None = None) -> FastAPI:
             raise HTTPException(422, f"limit must be in 1-1000; got {limit}.")
         return campaign.recent(limit)
 
-    @app.get("/api/labels.csv", summary="Export the labels: file,label,round,time")
+    @app.get("/api/labels.csv",
+             summary="Export the labels: file,label,round,time,check_set")
     def labels_csv() -> PlainTextResponse:
         return PlainTextResponse(
             campaign.labels_csv(),
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
+        )
+
+    @app.get("/api/rounds.csv",
+             summary="Export the rounds, with the check set's AUC, sensitivity, specificity")
+    def rounds_csv() -> PlainTextResponse:
+        return PlainTextResponse(
+            campaign.rounds_csv(),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="rounds.csv"'},
         )
 
     @app.get("/api/history/{candidate_id}", summary="Every label given to a candidate")

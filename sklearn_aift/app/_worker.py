@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._check import check_set_metrics
 from ._events import decided, utc_now
 
 __all__ = ["BackgroundWork"]
@@ -101,7 +102,7 @@ class BackgroundWork:
         """Teach the learner the current labels and withdraw the others (by annotator)."""
         current = self._store.current_decisions()
         wanted = {key: self.classes.index(e["label"]) for key, e in current.items()
-                  if e["kind"] == "label"}
+                  if e["kind"] == "label" and key not in self._check_keys}
         held = {row["candidate_key"]: row["label"] for row in self._learner.labels_}
         withdrawn = defaultdict(list)
         for key in held:
@@ -143,8 +144,8 @@ class BackgroundWork:
                             annotator=annotator)
 
     def _untrained_imports(self) -> bool:
-        return any(e["kind"] == "label" and e["round"] == 0
-                   for e in self._store.current_decisions().values())
+        return any(e["kind"] == "label" and e["round"] == 0 and key not in self._check_keys
+                   for key, e in self._store.current_decisions().items())
 
     def _batch_done(self, batch: list[dict[str, Any]]) -> bool:
         current = self._store.current_decisions()
@@ -153,11 +154,28 @@ class BackgroundWork:
     # -- ranking --------------------------------------------------------------------------
     def _query(self, round_: int) -> bool:
         """Rank the pool and save the batch of ``round_``; False when nothing is left."""
+        if round_ == self._check_round:
+            rows = self._check_rows()
+            if rows:
+                self._store.save_batch(round_, rows)
+                return True
+            # every check image is gone: the round ranks the pool as any other
         rows = self._rank(round_, self.batch_size, set())
         if rows is None:
             return False
         self._store.save_batch(round_, rows)
         return True
+
+    def _check_rows(self) -> list[dict[str, Any]]:
+        """The check set's images as a batch, in the order drawn, with no model output.
+
+        The expert gives the reference labels without seeing what the model
+        thinks of these images.
+        """
+        folder = self._folder
+        return [{"id": key, "file": folder.relative(folder.files[key]), "score": 0.0,
+                 "predicted": "", "patch_proba": []}
+                for key in self._check_order if folder.available(key)]
 
     def _replace_missing(self, round_: int) -> None:
         """Drop undecided batch images that disappeared; add the strategy's next picks.
@@ -184,7 +202,7 @@ class BackgroundWork:
         live = self._store.read_batch(round_)
         need = self.batch_size - len(live)
         dropped = self._store.read_drops(round_)
-        if need <= 0 or not dropped:
+        if need <= 0 or not dropped or round_ == self._check_round:
             return
         rows = self._rank(round_, need, {c["id"] for c in live} | {c["id"] for c in dropped})
         if rows:
@@ -198,7 +216,8 @@ class BackgroundWork:
         pool = self._folder.pool
         ids = pool.keys.tolist()
         current = self._store.current_decisions()
-        exclude = np.flatnonzero([decided(current, c) or c in taken for c in ids])
+        exclude = np.flatnonzero([decided(current, c) or c in taken or c in self._check_keys
+                                  for c in ids])
         if len(exclude) == len(ids):
             return None
         if not self._warmed:
@@ -234,7 +253,8 @@ class BackgroundWork:
 
     # -- fine-tuning ----------------------------------------------------------------------
     def _expected_training_time(self, n_labels: int) -> float | None:
-        rounds = [r for r in self._store.read_batch_rounds() if r["n_labels"] > 0]
+        rounds = [r for r in self._store.read_batch_rounds()
+                  if r["n_labels"] > 0 and r["training_time"] > 0]
         if not rounds:
             return None
         last = rounds[-1]
@@ -249,7 +269,10 @@ class BackgroundWork:
         self._folder.scan()
         current = self._store.current_decisions()
         n_present = sum(e["kind"] == "label" and key in self._folder.present
-                        for key, e in current.items())
+                        and key not in self._check_keys for key, e in current.items())
+        if round_ == self._check_round:
+            self._close_check_round(round_, current)
+            return
         expected = self._expected_training_time(n_present)
         self._set_phase("fine-tuning", f"round {round_}: fine-tuning on {n_present} labels",
                         0.0 if expected else None)
@@ -269,12 +292,46 @@ class BackgroundWork:
             "training_time": float(sum(trained)) if trained else elapsed,
             "learner_round": self._learner.n_iter_,
             "time": utc_now(),
+            "check_metrics": self._check_metrics(current),
         })
         with self._lock:
             self._round = round_ + 1
 
+    def _close_check_round(self, round_: int, current: dict[str, dict[str, Any]]) -> None:
+        """Close the check set's round: nothing to learn, the starting model measured."""
+        self._set_phase("fine-tuning", f"round {round_}: measuring the model on the check set")
+        self._store.complete_batch_round({
+            "round": round_,
+            "n_labels": len(self._learner.labels_),
+            "batch_accuracy": None,
+            "training_time": 0.0,
+            "learner_round": self._learner.n_iter_,
+            "time": utc_now(),
+            "check_metrics": self._check_metrics(current),
+        })
+        with self._lock:
+            self._round = round_ + 1
+
+    def _check_metrics(self, current: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """The current model's quality on the labeled check images present in the folder."""
+        if not self._check_keys:
+            return None
+        pool = self._folder.pool
+        position = {key: i for i, key in enumerate(pool.keys.tolist())}
+        items = [(position[key], self.classes.index(current[key]["label"]))
+                 for key in self._check_order
+                 if key in position and current.get(key, {}).get("kind") == "label"]
+        if not items:
+            return check_set_metrics(np.zeros(0, int), np.zeros((0, len(self.classes))),
+                                     self.classes)
+        index = np.asarray([i for i, _ in items], dtype=np.intp)
+        proba = self.estimator.predict_patch_proba(pool[index]).mean(axis=1)
+        return check_set_metrics(np.asarray([c for _, c in items]), proba, self.classes)
+
     def _batch_accuracy(self, round_: int, current: dict[str, dict[str, Any]]) -> float | None:
         """The model's accuracy on the batch, as predicted when the batch was ranked."""
+        if round_ == self._check_round:  # shown without predictions
+            return None
         hits = [c["predicted"] == current[c["id"]]["label"]
                 for c in self._store.read_batch(round_)
                 if current.get(c["id"], {}).get("kind") == "label"]

@@ -78,6 +78,11 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
                        "class as a known label before the first query")
     label.add_argument("--batch-size", type=_positive_int, default=10,
                        help="images per round (default: 10)")
+    label.add_argument("--check-set", type=_positive_int, default=None, metavar="N",
+                       help="N images drawn at random when the session starts, labeled first "
+                       "and never trained on: after every round the model's AUC, sensitivity "
+                       "and specificity on them are shown and exported (positive class: the "
+                       "second of --classes); a resumed session keeps its check set")
     label.add_argument("--strategy", default="entropy_diversity_quarter",
                        help="query strategy of sklearn_aift.strategies (default: %(default)s)")
     add_model_arguments(label, backbone=None,
@@ -149,6 +154,20 @@ def _check_model_on_folder(estimator: Any, protocol: Any, images_dir: str) -> No
         check_model(estimator, CandidateSet([str(path)], protocol, image_mode="RGB"))
         return
     # no readable image: the campaign says so, naming the extensions
+
+
+def _check_check_set(args: argparse.Namespace) -> None:
+    """One line when ``--check-set`` leaves fewer than two batches of images to learn from."""
+    from ..app import list_folder_images
+
+    if args.check_set is None or not os.path.isdir(args.images_dir):
+        return
+    n_images = len(list_folder_images(Path(args.images_dir)))
+    left = n_images - args.check_set
+    if left < 2 * args.batch_size:
+        raise UsageError(f"--check-set {args.check_set}: leaves {max(left, 0)} of the "
+                         f"{n_images} images to learn from; at least two batches "
+                         f"(2 x --batch-size = {2 * args.batch_size}) are needed")
 
 
 def _check_host(host: str, token: str | None) -> str | None:
@@ -225,8 +244,9 @@ def run_label(args: argparse.Namespace) -> int:
     ------
     UsageError
         Before anything is served or printed, if the session is a file, is in
-        use by another process or was made with another strategy or other
-        model options, the labels file is not text, the host is not an address
+        use by another process or was made with another strategy, other
+        model options or another check set, ``--check-set`` leaves fewer than
+        two batches of images to learn from, the labels file is not text, the host is not an address
         of this machine or the port is busy.
     ValueError
         If the folder, classes, strategy or session do not fit.
@@ -247,6 +267,7 @@ def run_label(args: argparse.Namespace) -> int:
     from ..learner import SessionError
 
     _check_paths(args)
+    _check_check_set(args)
     _check_listen(args.host, args.port)
     _check_session_free(args.session)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -264,10 +285,11 @@ def run_label(args: argparse.Namespace) -> int:
         campaign = LabelingCampaign(
             args.images_dir, args.session, estimator, classes=args.classes,
             batch_size=args.batch_size, strategy=strategy, protocol=protocol,
-            labels=args.labels, labels_from_folders=args.labels_from_folders)
+            labels=args.labels, labels_from_folders=args.labels_from_folders,
+            check_set=args.check_set)
     except SessionInUseError as exc:  # another server took it since the first check
         raise UsageError(str(exc)) from None
-    except SessionError as exc:  # made with another strategy or other model options
+    except SessionError as exc:  # made with another strategy, model options or check set
         raise UsageError(f"--session {args.session}: {exc}") from None
     shown = "[::1]" if args.host == "::1" else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")

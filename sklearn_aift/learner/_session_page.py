@@ -16,9 +16,11 @@ learner session:
     The candidates proposed in each round, in ranking order.
 ``batch_drops(round, candidate_key, file, reason, dropped_at)``
     Candidates taken out of a round's batch.
-``batch_rounds(round, n_labels, batch_accuracy, training_time, learner_round, completed_at)``
+``batch_rounds(round, n_labels, batch_accuracy, training_time, learner_round, completed_at,
+check_metrics)``
     One row per completed round of the page (round 0: labels imported before
-    the first query).
+    the first query); ``check_metrics`` is the model's quality on a held-out
+    check set after the round (JSON), or NULL without one.
 
 Every write is one committed transaction.
 """
@@ -67,11 +69,13 @@ CREATE TABLE IF NOT EXISTS batch_rounds (
     batch_accuracy REAL,
     training_time REAL NOT NULL,
     learner_round INTEGER NOT NULL,
-    completed_at TEXT NOT NULL
+    completed_at TEXT NOT NULL,
+    check_metrics TEXT
 );
 """
 
-_ROUND_KEYS = ("round", "n_labels", "batch_accuracy", "training_time", "learner_round", "time")
+_ROUND_KEYS = ("round", "n_labels", "batch_accuracy", "training_time", "learner_round", "time",
+               "check_metrics")
 
 
 class PageRecords:
@@ -102,8 +106,7 @@ class PageRecords:
             conn.execute("PRAGMA journal_mode=WAL")
         finally:
             conn.close()
-        self._transaction(lambda conn: [conn.execute(sql) for sql in _TABLES.split(";")
-                                        if sql.strip()])
+        self._transaction(_create_tables)
 
     def add_decisions(self, events: list[dict[str, Any]]) -> None:
         """Append decisions in one committed transaction.
@@ -246,12 +249,15 @@ class PageRecords:
         record : dict
             Keys ``round``, ``n_labels`` (labels trained on), ``batch_accuracy``
             (or None), ``training_time``, ``learner_round`` (the learner's
-            ``n_iter_`` after it) and ``time``.
+            ``n_iter_`` after it), ``time`` and optionally ``check_metrics``
+            (a JSON-serialisable dict, or None).
         """
+        values = [record.get(k) for k in _ROUND_KEYS]
+        values[-1] = None if values[-1] is None else json.dumps(values[-1])
         self._write(lambda conn: conn.execute(
             "INSERT INTO batch_rounds (round, n_labels, batch_accuracy, training_time, "
-            "learner_round, completed_at) VALUES (?, ?, ?, ?, ?, ?)",
-            tuple(record[k] for k in _ROUND_KEYS)), f"cannot complete round {record['round']}")
+            "learner_round, completed_at, check_metrics) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            tuple(values)), f"cannot complete round {record['round']}")
 
     def read_batch_rounds(self) -> list[dict[str, Any]]:
         """Completed rounds of the page, oldest first.
@@ -262,5 +268,16 @@ class PageRecords:
             Keys as in :meth:`complete_batch_round`.
         """
         rows = self._query("SELECT round, n_labels, batch_accuracy, training_time, "
-                           "learner_round, completed_at FROM batch_rounds ORDER BY round")
-        return [dict(zip(_ROUND_KEYS, r)) for r in rows]
+                           "learner_round, completed_at, check_metrics FROM batch_rounds "
+                           "ORDER BY round")
+        return [dict(zip(_ROUND_KEYS, (*r[:-1], None if r[-1] is None else json.loads(r[-1]))))
+                for r in rows]
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    for sql in _TABLES.split(";"):
+        if sql.strip():
+            conn.execute(sql)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(batch_rounds)")}
+    if "check_metrics" not in columns:  # a store written before check sets existed
+        conn.execute("ALTER TABLE batch_rounds ADD COLUMN check_metrics TEXT")

@@ -204,6 +204,7 @@ function drawPatches(canvas, patchProba) {
 
 // "11 of 21 patches say positive": the patches that agree with the model's call
 function evidence(c, classes) {
+  if (c.selection === "check set") return "not shown for the check set";
   const votes = c.patch_proba.map(p => p.indexOf(Math.max(...p)));
   const predicted = classes.indexOf(c.predicted);
   const agree = votes.filter(v => v === predicted).length;
@@ -211,6 +212,9 @@ function evidence(c, classes) {
 }
 
 function why(c, i) {
+  if (c.selection === "check set") {
+    return "check set: labeled once, never trained on";
+  }
   if (c.selection !== "ranked") {
     const n = state.status ? state.status.cold_start_per_class : 5;
     return `${c.selection}: picked at random until every class has ${n} labels`;
@@ -264,7 +268,8 @@ function cardClass(c, i) {
 }
 
 function afterCardRender(card, c) {
-  drawPatches(card.querySelector("canvas"), c.patch_proba);
+  const strip = card.querySelector("canvas");
+  if (c.patch_proba.length) drawPatches(strip, c.patch_proba); else strip.hidden = true;
   const img = card.querySelector("img");
   const sized = () => {
     card.querySelector(".size").textContent = `${img.naturalWidth}×${img.naturalHeight} px`;
@@ -297,7 +302,16 @@ function renderBatch() {
     afterCardRender(card, c);
   });
   const first = state.candidates[0];
+  const check = document.getElementById("check-banner");
+  check.hidden = !first || first.selection !== "check set";
+  if (!check.hidden) {
+    check.textContent = `Check set: ${state.candidates.length} images drawn at random, ` +
+      `labeled once, never trained on. After every round the model is measured on them ` +
+      `(AUC, sensitivity, specificity in the table below); the model's opinion is not ` +
+      `shown here so that it does not sway your labels.`;
+  }
   document.getElementById("help-order").textContent = !first ? "" :
+    first.selection === "check set" ? "" :
     first.selection === "ranked" ? "Images are ranked by AIFT, most worth labeling first."
       : `Random start: images are picked at random until every class has ` +
         `${state.status.cold_start_per_class} labels, then ranked by AIFT.`;
@@ -330,25 +344,46 @@ function renderRecent() {
     `<span class="recent-round">round ${r.round}</span></button></li>`).join("");
 }
 
+const checkAuc = r => (r.check && r.check.auc !== null ? r.check.auc : null);
+
 function renderChart(rounds) {
-  const points = rounds.filter(r => r.round > 0 && r.batch_accuracy !== null);
+  const shown = rounds.filter(r => r.round > 0 &&
+                              (r.batch_accuracy !== null || checkAuc(r) !== null));
   const svg = document.getElementById("chart");
-  if (points.length === 0) {
+  if (shown.length === 0) {
     svg.innerHTML = `<text x="8" y="40" class="empty">after the first fine-tuning round</text>`;
     return;
   }
   const w = 300, h = 80, pad = 18;
-  const x = j => pad + (points.length === 1 ? 0 : j * (w - 2 * pad) / (points.length - 1));
+  const x = j => pad + (shown.length === 1 ? 0 : j * (w - 2 * pad) / (shown.length - 1));
   const y = a => h - pad - a * (h - 2 * pad);
-  const line = points.map((r, j) => `${x(j)},${y(r.batch_accuracy)}`).join(" ");
+  const series = (value, cls, title) => {
+    const pts = shown.map((r, j) => [j, r, value(r)]).filter(p => p[2] !== null);
+    if (!pts.length) return "";
+    return `<polyline points="${pts.map(([j, , v]) => `${x(j)},${y(v)}`).join(" ")}" ` +
+      `class="${cls}"/>` + pts.map(([j, r, v]) =>
+        `<circle cx="${x(j)}" cy="${y(v)}" r="3" class="${cls}-point">` +
+        `<title>${title(r, v)}</title></circle>`).join("");
+  };
   svg.innerHTML =
     `<line x1="${pad}" y1="${y(0)}" x2="${w - pad}" y2="${y(0)}" class="axis"/>` +
     `<line x1="${pad}" y1="${y(1)}" x2="${w - pad}" y2="${y(1)}" class="axis"/>` +
     `<text x="0" y="${y(1) + 4}">1</text><text x="0" y="${y(0) + 4}">0</text>` +
-    `<polyline points="${line}" class="curve"/>` +
-    points.map((r, j) => `<circle cx="${x(j)}" cy="${y(r.batch_accuracy)}" r="3">` +
-      `<title>round ${r.round}: ${(100 * r.batch_accuracy).toFixed(0)} % of the batch ` +
-      `predicted right before training</title></circle>`).join("");
+    series(r => r.batch_accuracy, "curve", (r, v) => `round ${r.round}: ` +
+      `${(100 * v).toFixed(0)} % of the batch predicted right before training`) +
+    series(checkAuc, "curve-check", (r, v) => `round ${r.round}: check set AUC ${v.toFixed(3)}`);
+}
+
+function pct(v) { return v === null || v === undefined ? "-" : (100 * v).toFixed(0) + " %"; }
+
+function checkCells(r, classes) {
+  const c = r.check;
+  if (!c) return "<td>-</td><td>-</td><td>-</td>";
+  const auc = c.auc === null ? "-" : c.auc.toFixed(3);
+  if (classes.length === 2) return `<td>${auc}</td><td>${pct(c.sensitivity)}</td>` +
+    `<td>${pct(c.specificity)}</td>`;
+  const recall = classes.map(k => `${esc(k)} ${pct(c.recall[k])}`).join(", ");
+  return `<td>${auc}</td><td colspan="2">recall: ${recall}</td>`;
 }
 
 function renderSummary() {
@@ -378,10 +413,14 @@ function renderSummary() {
   fill.style.width = value === null ? "" : `${Math.round(100 * value)}%`;
   if (value === null) bar.removeAttribute("aria-valuenow");
   else bar.setAttribute("aria-valuenow", String(Math.round(100 * value)));
+  const withCheck = s.check_set !== null;
+  document.getElementById("rounds").classList.toggle("with-check", withCheck);
+  document.getElementById("rounds-export").hidden = !withCheck && s.rounds.length === 0;
   document.querySelector("#rounds tbody").innerHTML = s.rounds.filter(r => r.round > 0).map(r =>
-    `<tr><td>${r.round}</td><td>${r.n_labels}</td>` +
-    `<td>${r.batch_accuracy === null ? "-" : (100 * r.batch_accuracy).toFixed(0) + " %"}</td>` +
-    `<td>${r.training_time.toFixed(1)}</td></tr>`).join("");
+    `<tr data-kind="${esc(r.kind)}"><td>${r.round}${r.kind === "check set" ? " (check set)" : ""}` +
+    `</td><td>${r.n_labels}</td><td>${pct(r.batch_accuracy)}</td>` +
+    `<td>${r.training_time.toFixed(1)}</td>` +
+    (withCheck ? checkCells(r, s.classes) : "") + `</tr>`).join("");
   renderChart(s.rounds);
   const done = document.getElementById("done");
   done.hidden = s.phase !== "done";
@@ -389,7 +428,8 @@ function renderSummary() {
     document.getElementById("done-summary").textContent =
       `${s.n_labeled} images labeled (` +
       s.classes.map(c => `${s.counts[c]} ${c}`).join(", ") +
-      `), ${s.n_skipped} skipped, ${s.completed_rounds} fine-tuning rounds.`;
+      `), ${s.n_skipped} skipped, ` +
+      `${s.rounds.filter(r => r.kind === "fine-tuning").length} fine-tuning rounds.`;
   }
 }
 
