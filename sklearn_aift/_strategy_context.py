@@ -26,6 +26,7 @@ caller validated it already (:func:`sklearn_aift.utils.validated_inputs`, as
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -228,9 +229,9 @@ def strategy_context(learner: Any) -> StrategyContext:
         y = learner.y_training
         labels = np.asarray([] if y is None else y)
         # looked up without reading it: X_training is a property that stacks the set
-        if hasattr(type(learner), "X_training") or "X_training" in getattr(learner, "__dict__", {}):
-            def labeled_candidates():
-                return learner.X_training
+        own = getattr(learner, "__dict__", {})
+        if hasattr(type(learner), "X_training") or "X_training" in own:
+            labeled_candidates = functools.partial(getattr, learner, "X_training")
     return StrategyContext(learner=learner, model=model, worker_model=worker_model,
                            labels=labels, classes=classes, n_jobs=n_jobs, embed=embed,
                            labeled_candidates=labeled_candidates)
@@ -446,3 +447,4 @@ def on_remaining(compute: Callable[[Any], np.ndarray], X_pool: Any, keep: np.nda
     if isinstance(X_pool, np.ndarray) and len(keep) < n_pool:
         return np.asarray(compute(X_pool))[keep]
     return np.asarray(compute(_subset(X_pool, keep, n_pool)))
+

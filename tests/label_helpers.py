@@ -111,3 +111,23 @@ class LabelServer:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.kill()
+
+
+def tiny_net():
+    """A small, untrained network: campaigns in tests fine-tune in a second."""
+    from sklearn_aift import AIFTNet
+
+    return AIFTNet("mobilenet_v3_small", weights=None, input_size=32, max_epochs=1,
+                   max_epochs_incremental=1, batch_size=8, random_state=0)
+
+
+def open_campaign(images, session, **kw):
+    """A campaign on ``images`` with :func:`tiny_net`, batches of 3, idle when returned."""
+    from sklearn_aift import FrameProtocol
+    from sklearn_aift.app import LabelingCampaign
+
+    kw.setdefault("batch_size", 3)
+    campaign = LabelingCampaign(images, session, tiny_net(),
+                                protocol=FrameProtocol(n_patches=5, patch_size=32), **kw)
+    assert campaign.wait_idle(120)
+    return campaign

@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from label_helpers import LabelServer, make_image_folder
+from label_helpers import LabelServer, make_image_folder, open_campaign, tiny_net
 
-from sklearn_aift import AIFTNet, FrameProtocol
+from sklearn_aift import FrameProtocol
 from sklearn_aift.app import LabelingCampaign, create_app
 
 # every campaign here fine-tunes a real network: the fast loop (`pytest -m "not slow"`)
@@ -24,19 +24,6 @@ from sklearn_aift.app import LabelingCampaign, create_app
 pytestmark = pytest.mark.slow
 
 TOKEN = "s3cret-token-for-tests"
-
-
-def tiny_net():
-    return AIFTNet("mobilenet_v3_small", weights=None, input_size=32, max_epochs=1,
-                   max_epochs_incremental=1, batch_size=8, random_state=0)
-
-
-def open_campaign(images, session, **kw):
-    kw.setdefault("batch_size", 3)
-    campaign = LabelingCampaign(images, session, tiny_net(),
-                                protocol=FrameProtocol(n_patches=5, patch_size=32), **kw)
-    assert campaign.wait_idle(120)
-    return campaign
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import sqlite3
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from label_helpers import TINY_MODEL_ARGS, free_port, make_image_folder
+from label_helpers import TINY_MODEL_ARGS, free_port, make_image_folder, open_campaign
 from sklearn.metrics import roc_auc_score
 
-from sklearn_aift import AIFTNet, FrameProtocol
+from sklearn_aift import FrameProtocol
 from sklearn_aift.app import LabelingCampaign, create_app
 from sklearn_aift.app._check import check_set_metrics
 from sklearn_aift.cli import build_parser, main
@@ -24,19 +24,6 @@ from sklearn_aift.learner import SessionError
 pytestmark = pytest.mark.slow
 
 CLASSES = ("negative", "positive")
-
-
-def tiny_net():
-    return AIFTNet("mobilenet_v3_small", weights=None, input_size=32, max_epochs=1,
-                   max_epochs_incremental=1, batch_size=8, random_state=0)
-
-
-def open_campaign(images, session, **kw):
-    kw.setdefault("batch_size", 3)
-    campaign = LabelingCampaign(images, session, tiny_net(),
-                                protocol=FrameProtocol(n_patches=5, patch_size=32), **kw)
-    assert campaign.wait_idle(120)
-    return campaign
 
 
 def truth(file):
