@@ -18,8 +18,8 @@ Two latencies are measured:
   reply comes), median, 95th percentile and maximum.
 
 The first start's full feature pass (every patch through the whole network)
-is the baseline the ratios refer to. torch runs on ``--threads`` threads (1 by default,
-as the command's own default; see DESIGN.md).
+is the baseline the ratios refer to. torch runs on ``--threads`` threads (by default
+torch's own choice, as the command's).
 
     .venv/bin/python benchmarks/bench_label_app.py [--n-images 1000] [--rounds 10]
 """
@@ -116,11 +116,13 @@ def main() -> None:
     parser.add_argument("--n-images", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads, as `sklearn-aift label --threads` (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads, as `sklearn-aift label --threads` (default: "
+                        "torch's own choice, as the command's)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch on {args.threads} thread(s)")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print(f"torch on {torch.get_num_threads()} thread(s)")
     tmp = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
     truth = write_frames(tmp / "frames", args.n_images)

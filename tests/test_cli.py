@@ -182,3 +182,10 @@ def test_compare_jobs_gives_the_serial_results(tmp_path, capsys, monkeypatch):
     assert on_processes == [2]  # only the second command ran on two processes
     assert table(tmp_path / "jobs") == table(tmp_path / "serial")
     assert list((tmp_path / "jobs" / "activations").glob("*.keys.npy"))
+
+
+def test_label_leaves_the_thread_count_to_torch_unless_told():
+    parser = build_parser()
+    assert parser.parse_args(["label", "images", "--session", "s"]).threads is None
+    assert parser.parse_args(["label", "images", "--session", "s", "--threads", "1"]).threads == 1
+

@@ -95,8 +95,9 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
                        help="side of the patches cut from each image (default: 64)")
     label.add_argument("--n-patches", type=_positive_int, default=21,
                        help="patches per image: 1, 5, 21, ... (default: 21)")
-    label.add_argument("--threads", type=_positive_int, default=1,
-                       help="CPU threads for torch (default: 1)")
+    label.add_argument("--threads", type=_positive_int, default=None,
+                       help="CPU threads for torch (default: torch's own choice, usually every core; "
+                       "use 1 on a machine busy with other jobs, where more threads run slower)")
     label.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; any "
                        "other address requires a token)")
@@ -271,7 +272,8 @@ def run_label(args: argparse.Namespace) -> int:
     _check_listen(args.host, args.port)
     _check_session_free(args.session)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.strategy not in strategies.STRATEGY_NAMES:
         raise ValueError(f"--strategy must name a query strategy of sklearn_aift.strategies "
                          f"({', '.join(strategies.STRATEGY_NAMES)}); got {args.strategy!r}.")
