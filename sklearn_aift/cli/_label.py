@@ -96,8 +96,9 @@ def add_label_parser(sub: Any) -> argparse.ArgumentParser:
     label.add_argument("--n-patches", type=_positive_int, default=21,
                        help="patches per image: 1, 5, 21, ... (default: 21)")
     label.add_argument("--threads", type=_positive_int, default=None,
-                       help="CPU threads for torch (default: torch's own choice, usually every core; "
-                       "use 1 on a machine busy with other jobs, where more threads run slower)")
+                       help="CPU threads for torch (default: torch's own choice, usually "
+                       "every core; use 1 on a machine busy with other jobs, where more "
+                       "threads run slower)")
     label.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; any "
                        "other address requires a token)")
