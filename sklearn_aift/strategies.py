@@ -323,8 +323,8 @@ class AIFTSampling(_Strategy):
     switch : {None, "agreement"}, default=None
         When the cold start is over, how the batch moves from covering the
         pool to the AIFT ranking. None: all of it by the ranking (the
-        paper). "agreement": a share of the batch goes to the ranking that
-        grows with the agreement between the network's classes of the
+        paper). "agreement": a share of the batch goes to the ranking (taken
+        from it as ``batch`` says) that grows with the agreement between the network's classes of the
         unlabeled candidates and the vote of their 5 nearest labeled
         candidates in ``embed`` features (all of it from ``switch_at`` on,
         none at chance agreement); the rest covers the pool with the most
@@ -433,9 +433,17 @@ class AIFTSampling(_Strategy):
             covering = self._covering_rows(learner, X_pool, keep, n_pool, n_instances,
                                            random_state)
             if len(covering):
-                ranked = np.setdiff1d(np.argsort(-scores, kind="stable"), covering,
-                                      assume_unique=True)
-                return np.concatenate([covering, ranked[: n_instances - len(covering)]])
+                # the rest of the batch is taken from the ranking as ``batch`` says
+                rest = np.flatnonzero(~np.isin(np.arange(len(keep)), covering))
+                n_ranked = n_instances - len(covering)
+                ranked = self._ranked_batch(learner, X_pool, keep[rest], n_pool, scores[rest],
+                                            n_ranked, random_state) if n_ranked else []
+                return np.concatenate([covering, rest[ranked]]).astype(np.intp)
+        return self._ranked_batch(learner, X_pool, keep, n_pool, scores, n_instances,
+                                  random_state)
+
+    def _ranked_batch(self, learner, X_pool, keep, n_pool, scores, n_instances, random_state):
+        """Positions in ``scores`` of ``n_instances`` taken from the ranking by ``batch``."""
         if self.batch == "top":
             return super()._batch(learner, X_pool, keep, n_pool, scores, n_instances,
                                   random_state)

@@ -250,3 +250,29 @@ def test_switch_parameters_are_checked_and_named():
     from sklearn_aift.experiment._methods import _strategy_for
 
     assert _strategy_for("entropy_diversity_quarter_switch") == aift_sampling(switch="agreement")
+
+
+def test_switch_takes_the_ranked_part_of_a_batch_as_the_batch_mode_says(rng, monkeypatch):
+    import sklearn_aift.strategies as strategies_module
+
+    X, cluster = _clusters(rng, [14, 14, 14] + [8] * 9)
+    labeled = np.array([0, 1, 2, 14, 15, 16, 28, 29, 30, 31, 32])
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    pool = np.setdiff1d(np.arange(len(X)), labeled)
+    bright = lambda X: (X[:, 0, 0, 0, 0] > 47).astype(float)  # noqa: E731
+    learner = LabeledLearner(X[labeled], y, bright)
+    # half the batch covers, half is ranked
+    monkeypatch.setattr(strategies_module, "disagreement_share", lambda *a: 0.5)
+    top = aift_sampling(switch="agreement")
+    shortlist = aift_sampling()(learner, X[pool], n_instances=len(pool))[0]
+    drawn = set()
+    for seed in range(10):
+        covering = top(learner, X[pool], n_instances=4, random_state=seed)[0][:2]
+        picked, _ = aift_sampling(switch="agreement", batch="randomized", omega=4)(
+            learner, X[pool], n_instances=4, random_state=seed)
+        assert len(set(picked.tolist())) == 4 and picked[:2].tolist() == covering.tolist()
+        ranked = picked[2:].tolist()
+        assert set(ranked) <= set(shortlist[:4 * 2 + 2].tolist())
+        drawn.add(tuple(ranked))
+    # randomized: the ranked half is drawn, not always the top two
+    assert len(drawn) > 1
