@@ -129,6 +129,29 @@ class LabelingCampaign(Decisions, BackgroundWork):
     ...     _ = campaign.label(candidate["id"], "positive")
     >>> campaign.wait_idle() and campaign.status()["completed_rounds"]
     1
+
+    Every decision can be withdrawn or changed; each is kept in the image's
+    history, and the export holds the current labels:
+
+    >>> first = batch[0]["id"]
+    >>> campaign.image_path(first).name == batch[0]["file"]
+    True
+    >>> _ = campaign.undo(first)
+    >>> _ = campaign.skip(first)
+    >>> [event["kind"] for event in campaign.history(first)]
+    ['label', 'undo', 'skip']
+    >>> campaign.recent(1)[0]["label"]
+    'skip'
+    >>> len(campaign.labels_csv().splitlines())  # the header and the other label
+    2
+    >>> campaign.rounds_csv().splitlines()[0].split(",")[:3]
+    ['round', 'kind', 'n_labels']
+    >>> (root / "earlier.csv").write_text("5.png,negative\\n")
+    15
+    >>> campaign.import_labels(root / "earlier.csv")
+    1
+    >>> campaign.labels_from_folders()  # no sub-folder named like a class here
+    0
     >>> campaign.close()
     """
 
@@ -368,10 +391,6 @@ class LabelingCampaign(Decisions, BackgroundWork):
         ------
         KeyError
             If no candidate has this id.
-
-        Examples
-        --------
-        >>> # campaign.image_path(batch[0]["id"])  # see LabelingCampaign
         """
         return self._folder.files[self._check_candidate(candidate_id)]
 

@@ -115,10 +115,6 @@ class Decisions:
         ------
         KeyError
             If no candidate has this id.
-
-        Examples
-        --------
-        >>> # campaign.skip(batch[0]["id"])  # see LabelingCampaign
         """
         self._record(self._check_candidate(candidate_id), "skip", None, annotator)
         return self.status()
@@ -142,10 +138,6 @@ class Decisions:
         ------
         KeyError
             If no candidate has this id or it has no label to withdraw.
-
-        Examples
-        --------
-        >>> # campaign.undo(batch[0]["id"])  # see LabelingCampaign
         """
         candidate_id = self._check_candidate(candidate_id)
         if not decided(self._store.current_decisions(), candidate_id):
@@ -170,10 +162,6 @@ class Decisions:
         ------
         KeyError
             If no candidate has this id.
-
-        Examples
-        --------
-        >>> # campaign.history(batch[0]["id"])  # see LabelingCampaign
         """
         return self._store.decision_history(self._check_candidate(candidate_id))
 
@@ -190,10 +178,6 @@ class Decisions:
         decisions : list of dict
             ``id``, ``file``, ``label`` (a class name or ``"skip"``), ``round``,
             ``time``, ``annotator`` of each candidate's current decision.
-
-        Examples
-        --------
-        >>> # campaign.recent(10)  # see LabelingCampaign
         """
         current = self._store.current_decisions()
         kept = [(c, e) for c, e in current.items() if decided(current, c)]
@@ -212,10 +196,6 @@ class Decisions:
         Returns
         -------
         text : str
-
-        Examples
-        --------
-        >>> # print(campaign.labels_csv())  # see LabelingCampaign
         """
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -243,10 +223,6 @@ class Decisions:
         Returns
         -------
         text : str
-
-        Examples
-        --------
-        >>> # print(campaign.rounds_csv())  # see LabelingCampaign
         """
         recall = [f"check_recall_{name}" for name in self.classes]
         header = ["round", "kind", "n_labels", "batch_accuracy", "training_time", "time",
@@ -289,10 +265,6 @@ class Decisions:
         ValueError
             If the file is not UTF-8 CSV text, a row does not have two fields,
             names a file not in the folder, or a label outside ``classes``.
-
-        Examples
-        --------
-        >>> # campaign.import_labels("labels.csv")  # see LabelingCampaign
         """
         try:
             with open(csv_path, newline="", encoding="utf-8") as fh:
@@ -319,10 +291,6 @@ class Decisions:
         n_recorded : int
             How many labels were recorded (annotator ``"folder"``); when no
             sub-folder is named like a class, a warning says so.
-
-        Examples
-        --------
-        >>> # campaign.labels_from_folders()  # see LabelingCampaign
         """
         rows = []
         for file in self._folder.ids_by_file:
