@@ -12,7 +12,10 @@ strategy differs between methods:
 * AIFT: the default (Entropy+Diversity 1/4), Diversity 1/4, and the default
   with a batch-aware selection (``_diverse``: k-center over ``embed``
   features among the top 4b; ``_randomized``: b drawn from the top 4b) or
-  with typicality-weighted scores (``_dense``);
+  with typicality-weighted scores (``_dense``), with covering picks until
+  the network agrees with its labeled neighbours (``_switch``), or with
+  TypiClust's typical batches during the cold start (``_typical``, also with
+  the diverse batch after it: ``_typical_diverse``);
 * IFT Random (the reference of the savings);
 * the peers of :mod:`sklearn_aift.peers` (scikit-activeml and baal on the
   same network): entropy and margin on one view, BALD over MC dropout,
@@ -66,7 +69,9 @@ DATASETS = ("kvasir_balanced", "kvasir_imbalanced", "kvasir_video", "breastmnist
 DEFAULT = "entropy_diversity_quarter"
 AIFT = (DEFAULT, "diversity_quarter", "entropy_diversity_quarter_diverse",
         "entropy_diversity_quarter_randomized", "entropy_diversity_quarter_dense",
-        "entropy_diversity_quarter_switch")
+        "entropy_diversity_quarter_switch", "entropy_diversity_quarter_typical",
+        "entropy_diversity_quarter_typical_diverse", "entropy_diversity_quarter_typical_first",
+        "entropy_diversity_quarter_typical_first_diverse")
 QUICK = dict(seeds=2, rounds=3, max_pool=120, max_test=80, setting="head-only")
 
 

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # k-means runs on at most this many principal components of the features.
 _N_COMPONENTS = 32
 # Above this many candidates, mini-batch k-means keeps a round fast.
-_MINIBATCH_ABOVE = 20_000
+MINIBATCH_ABOVE = 20_000
 
 
 def representative_order(features: np.ndarray, n_instances: int,
@@ -46,7 +46,7 @@ def representative_order(features: np.ndarray, n_instances: int,
     seed = int(rng.randint(np.iinfo(np.int32).max))
     if n_components < X.shape[1]:
         X = PCA(n_components=n_components, random_state=seed).fit_transform(X)
-    if n > _MINIBATCH_ABOVE:
+    if n > MINIBATCH_ABOVE:
         km = MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4096)
     else:
         km = KMeans(n_clusters=k, n_init=3, random_state=seed)

@@ -20,16 +20,14 @@ ranking, all of it from ``threshold`` on.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import KNeighborsClassifier
 
+from ._cold_start import MINIBATCH_ABOVE
 from ._density import typicality
 
 #: Labeled neighbours whose vote the network is compared with.
 N_VOTERS = 5
-#: The clustering runs on at most this many principal components (as the cold start's).
-N_COMPONENTS = 32
 
 
 def neighbour_agreement(pool_features: np.ndarray, pool_classes: np.ndarray,
@@ -70,15 +68,17 @@ def disagreement_share(agreement: float, n_classes: int, threshold: float) -> fl
 
 
 def uncovered_typical(pool_features: np.ndarray, labeled_features: np.ndarray, n: int,
-                      rng: np.random.RandomState) -> np.ndarray:
+                      rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the pool that cover it where the labels do not: TypiClust's choice.
 
-    The pool and labeled candidates are clustered together into
-    ``n_labeled + n`` clusters (k-means on at most 32 principal components of
-    the standardised features); from the largest clusters that hold
-    no labeled candidate, in turn, the most typical unlabeled member is
-    taken. Clusters run out before ``n`` only on tiny pools; the remaining
-    picks then come from the most typical members left.
+    As TypiClust (Hacohen et al., ICML 2022) does: the pool and the labeled
+    candidates are clustered together into ``n_labeled + n`` k-means
+    clusters on the features as they are; from the largest clusters that
+    hold no labeled candidate, in turn, the most typical member is taken
+    (the one with the smallest mean distance to its 20 nearest neighbours
+    within its cluster). Clusters run out before ``n`` only on tiny pools;
+    the remaining picks then come from the most typical candidates of the
+    whole pool.
 
     Parameters
     ----------
@@ -93,35 +93,36 @@ def uncovered_typical(pool_features: np.ndarray, labeled_features: np.ndarray, n
     -------
     rows : ndarray of int
         Distinct rows of ``pool_features``, most useful first.
+    shares : ndarray of float
+        The share of the pool that each row's cluster holds, aligned with
+        ``rows``.
     """
     n_pool = len(pool_features)
     n = min(int(n), n_pool)
     if n <= 0:
-        return np.zeros(0, dtype=np.intp)
+        return np.zeros(0, dtype=np.intp), np.zeros(0)
     features = np.concatenate([pool_features, labeled_features]).astype(np.float64)
-    features = features - features.mean(axis=0)
-    scale = features.std(axis=0)
-    features = features / np.where(scale > 0, scale, 1.0)
     seed = int(rng.randint(np.iinfo(np.int32).max))
-    n_components = min(N_COMPONENTS, features.shape[1], len(features))
-    if n_components < features.shape[1]:
-        features = PCA(n_components=n_components, random_state=seed).fit_transform(features)
     k = min(len(labeled_features) + n, len(features))
-    km = KMeans(n_clusters=k, n_init=3, random_state=seed)
+    if len(features) > MINIBATCH_ABOVE:
+        km = MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4096)
+    else:
+        km = KMeans(n_clusters=k, n_init=3, random_state=seed)
     assignment = km.fit_predict(features)
     covered = set(assignment[n_pool:].tolist())
-    typical = typicality(features[:n_pool])
     sizes = np.bincount(assignment[:n_pool], minlength=k)
     rows: list[int] = []
     for cluster in np.argsort(-sizes, kind="stable"):
         members = np.flatnonzero(assignment[:n_pool] == cluster)
         if cluster in covered or not len(members):
             continue
-        rows.append(int(members[np.argmax(typical[members])]))
+        rows.append(int(members[np.argmax(typicality(features[members]))]))
         if len(rows) == n:
             break
     if len(rows) < n:
         taken = set(rows)
+        typical = typicality(features[:n_pool])
         rest = [r for r in np.argsort(-typical, kind="stable") if r not in taken]
         rows.extend(int(r) for r in rest[: n - len(rows)])
-    return np.asarray(rows, dtype=np.intp)
+    rows = np.asarray(rows, dtype=np.intp)
+    return rows, sizes[assignment[rows]] / n_pool

@@ -43,8 +43,10 @@ predictions picks candidates of one class and loses to random picks. The AIFT
 strategies therefore return the batch :data:`random_sampling` would (same
 seed, same batch; seed 0 when ``random_state`` is None) while the learner
 holds fewer than ``cold_start_per_class`` (5) labels of some class, then rank
-by the AIFT criterion. A representative
-k-means batch (``cold_start="representative"``) is the alternative;
+by the AIFT criterion. A representative k-means batch
+(``cold_start="representative"``), TypiClust's typical batch
+(``cold_start="typical"``) and TypiClust's batch for the first round only
+(``cold_start="typical_first"``) are the alternatives;
 ``aift_sampling(..., cold_start=None)`` is the paper's pure behaviour. The
 default was chosen by ``benchmarks/tune_cold_start.py`` on splits of the
 training pools (see the user guide's cold-start page). A strategy called on
@@ -102,7 +104,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Cold-start policies of the AIFT strategies (None: the paper's pure criterion).
-COLD_START_POLICIES = ("random", "representative", None)
+COLD_START_POLICIES = ("random", "representative", "typical", "typical_first", None)
 
 #: How a batch moves from covering the pool to the AIFT ranking after the cold
 #: start (None: ranked from the first round after it, the paper's).
@@ -228,22 +230,37 @@ class _Strategy:
         """The cold-start policy's batch, or None to rank by the strategy's own scores."""
         # None seeds the cold start with 0: a cold-start batch is reproducible by default
         seed = 0 if random_state is None else random_state
-        if self.cold_start == "random":
+        context = strategy_context(learner)
+        if self.cold_start == "random" or (self.cold_start == "typical_first"
+                                           and len(context.labels)):
             # the priorities random_sampling draws: with the same seed, the same batch
             scores = check_random_state(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
             return keep[order], scores[order]
-        embed = strategy_context(learner).embed
+        embed = context.embed
         if embed is None:
             logger.warning(
                 "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
-                "representative batch; ranking by the AIFT criterion instead.", self.__name__,
+                "%s batch; ranking by the AIFT criterion instead.", self.__name__,
+                self.cold_start,
             )
             return None
         features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
+        if self.cold_start in ("typical", "typical_first"):
+            labeled = self._labeled_features(learner, features.shape[1])
+            order, scores = uncovered_typical(features, labeled, n_instances,
+                                              check_random_state(seed))
+            return keep[order], scores
         order, shares = representative_order(features, n_instances, check_random_state(seed))
         return keep[order], shares
+
+    def _labeled_features(self, learner, n_features):
+        """``embed`` features of the learner's labeled candidates (none kept: no rows)."""
+        context = strategy_context(learner)
+        if context.labeled_candidates is None or not len(context.labels):
+            return np.zeros((0, n_features))
+        return np.asarray(context.embed(context.labeled_candidates()), dtype=np.float64)
 
     def get_params(self) -> dict[str, Any]:
         """Parameters of the strategy.
@@ -287,15 +304,23 @@ class AIFTSampling(_Strategy):
         Weight of the entropy term, >= 0.
     lambda2 : float, default=1.0
         Weight of the diversity term, >= 0; not both 0.
-    cold_start : {"random", "representative", None}, default="random"
+    cold_start : {"random", "representative", "typical", "typical_first", None}, \
+            default="random"
         The cold-start policy, used while some class has fewer than
         ``cold_start_per_class`` labels: "random" returns the candidates
         :data:`random_sampling` would (the same batch for the same seed;
         scores are the random priorities), "representative" the candidates
         nearest to k-means centres of the pool's features (larger clusters
-        first; scores are the clusters' shares of the pool); None always ranks
-        by the AIFT criterion, as in the paper. The default was chosen on
-        splits of the training pools (see the user guide's cold-start page).
+        first; scores are the clusters' shares of the pool), "typical"
+        TypiClust's batch (the pool and the labeled candidates clustered
+        together into ``n_labeled + n_instances`` k-means clusters; from the
+        largest clusters without a label, the most typical candidate, i.e.
+        the one with the densest ``embed`` neighbourhood within its cluster;
+        scores are the clusters' shares of the pool), "typical_first"
+        TypiClust's batch while nothing is labeled and random picks
+        afterwards; None always ranks by the AIFT criterion, as in the paper.
+        The default was chosen on splits of the training pools (see the user
+        guide's cold-start page).
     cold_start_per_class : int, default=5
         Labels of every class the learner must hold before the AIFT
         criterion takes over (the classes are the learner's or estimator's
@@ -483,7 +508,7 @@ class AIFTSampling(_Strategy):
         embed = context.embed
         pool_features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
                                       X_pool, keep, n_pool)
-        labeled_features = np.asarray(embed(context.labeled_candidates()), dtype=np.float64)
+        labeled_features = self._labeled_features(learner, pool_features.shape[1])
         agreement = neighbour_agreement(pool_features, classes[P.mean(axis=1).argmax(axis=1)],
                                         labeled_features, labels)
         share = disagreement_share(agreement, len(classes), self.switch_at)
@@ -491,7 +516,7 @@ class AIFTSampling(_Strategy):
         logger.debug("%s: agreement %.3f with the labeled neighbours, %d of %d covering",
                      self.__name__, agreement, n_covering, n_instances)
         rng = check_random_state(0 if random_state is None else random_state)
-        return uncovered_typical(pool_features, labeled_features, n_covering, rng)
+        return uncovered_typical(pool_features, labeled_features, n_covering, rng)[0]
 
     def _scores(
         self, learner, X_pool, keep, n_pool, random_state, n_jobs=None, chunk_size=None
@@ -603,7 +628,8 @@ def aift_sampling(alpha: float = 0.25, lambda1: float = 1.0, lambda2: float = 1.
         Weight of the entropy term, >= 0.
     lambda2 : float, default=1.0
         Weight of the diversity term, >= 0; not both 0.
-    cold_start : {"random", "representative", None}, default="random"
+    cold_start : {"random", "representative", "typical", "typical_first", None}, \
+            default="random"
         The cold-start policy (see :class:`AIFTSampling`); None is the
         paper's pure criterion from the first round.
     cold_start_per_class : int, default=5

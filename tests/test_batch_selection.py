@@ -169,6 +169,8 @@ def test_density_weighted_method_is_registered():
 
     assert set(BUDGET_AWARE_METHODS) <= set(METHODS)
     assert _strategy_for("entropy_diversity_quarter_dense") == aift_sampling(density=1.0)
+    assert _strategy_for("entropy_diversity_quarter_typical_first_diverse") == aift_sampling(
+        cold_start="typical_first", batch="diverse")
 
 
 class LabeledLearner:

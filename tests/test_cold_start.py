@@ -116,3 +116,42 @@ def test_representative_policy_picks_the_k_means_batch():
     idx, shares = strategy(Embedding(), X, n_instances=2, random_state=0)
     assert sorted((idx >= 30).tolist()) == [False, True]  # one pick in each mode
     np.testing.assert_allclose(shares, [0.75, 0.25])
+
+
+def test_typical_policy_covers_the_clusters_without_a_label_with_their_most_typical_member():
+    from sklearn_aift.strategies import random_sampling
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0], [8.0, 8.0]])
+    sizes = [60, 40, 30, 22]  # more than the 20 neighbours typicality is measured on
+    X = np.concatenate([c + rng.normal(0, 0.6, (n, 2)) for c, n in zip(centres, sizes)])
+    blob = np.repeat(np.arange(4), sizes)
+
+    class Embedding:
+        classes = [0, 1]
+        X_training = centres[:1] + 0.1  # one label, in the largest cluster: still cold
+        y_training = np.array([0])
+
+        def embed(self, X):
+            return np.asarray(X, dtype=float)
+
+    strategy = aift_sampling(cold_start="typical", cold_start_per_class=2)
+    assert strategy.__name__ == ("entropy_diversity_quarter(cold_start='typical', "
+                                 "cold_start_per_class=2)")
+    idx, scores = strategy(Embedding(), X, n_instances=3, random_state=0)
+    # the labeled cluster is skipped; the others come largest first
+    assert blob[idx].tolist() == [1, 2, 3]
+    for row, b in zip(idx, blob[idx]):  # each pick has the densest neighbourhood of its blob
+        members = np.flatnonzero(blob == b)
+        spread = np.linalg.norm(X[members] - X[members].mean(axis=0), axis=1)
+        assert np.linalg.norm(X[row] - X[members].mean(axis=0)) <= np.quantile(spread, 0.3)
+    np.testing.assert_allclose(scores, np.array(sizes[1:]) / len(X))  # their clusters' shares
+
+    # "typical_first": TypiClust's batch only while nothing is labeled, then random picks
+    first = aift_sampling(cold_start="typical_first", cold_start_per_class=2)
+    nothing = Embedding()
+    nothing.X_training, nothing.y_training = np.zeros((0, 2)), np.array([])
+    idx_first, _ = first(nothing, X, n_instances=4, random_state=0)
+    assert sorted(blob[idx_first].tolist()) == [0, 1, 2, 3]  # one typical pick per cluster
+    idx_later, _ = first(Embedding(), X, n_instances=4, random_state=3)
+    np.testing.assert_array_equal(idx_later, random_sampling(None, X, 4, random_state=3)[0])

@@ -41,8 +41,15 @@ BATCH_AWARE_METHODS: tuple[str, ...] = (
 #: (``density=1``): informative candidates of dense regions before outliers.
 #: ``_switch``: after the cold start, part of each batch covers the pool until
 #: the network agrees with its labeled neighbours (``switch="agreement"``).
+#: ``_typical``: TypiClust's typical batches during the cold start
+#: (``cold_start="typical"``), then the AIFT ranking; ``_typical_diverse``
+#: with the diverse batch after it.
 BUDGET_AWARE_METHODS: tuple[str, ...] = ("entropy_diversity_quarter_dense",
-                                         "entropy_diversity_quarter_switch")
+                                         "entropy_diversity_quarter_switch",
+                                         "entropy_diversity_quarter_typical",
+                                         "entropy_diversity_quarter_typical_diverse",
+                                         "entropy_diversity_quarter_typical_first",
+                                         "entropy_diversity_quarter_typical_first_diverse")
 
 _VARIANTS = {
     "entropy_diversity_quarter_diverse": ("entropy_diversity_quarter", {"batch": "diverse"}),
@@ -50,6 +57,13 @@ _VARIANTS = {
                                              {"batch": "randomized"}),
     "entropy_diversity_quarter_dense": ("entropy_diversity_quarter", {"density": 1.0}),
     "entropy_diversity_quarter_switch": ("entropy_diversity_quarter", {"switch": "agreement"}),
+    "entropy_diversity_quarter_typical": ("entropy_diversity_quarter", {"cold_start": "typical"}),
+    "entropy_diversity_quarter_typical_diverse": ("entropy_diversity_quarter",
+                                                  {"cold_start": "typical", "batch": "diverse"}),
+    "entropy_diversity_quarter_typical_first": ("entropy_diversity_quarter",
+                                                {"cold_start": "typical_first"}),
+    "entropy_diversity_quarter_typical_first_diverse": (
+        "entropy_diversity_quarter", {"cold_start": "typical_first", "batch": "diverse"}),
 }
 
 #: The strategies of other libraries (:mod:`sklearn_aift.peers`), computed
@@ -86,6 +100,13 @@ _METHOD_LABELS = {
     "entropy_diversity_quarter_randomized": "AIFT (Entropy+Diversity) 1/4, randomized batch",
     "entropy_diversity_quarter_dense": "AIFT (Entropy+Diversity) 1/4, typicality-weighted",
     "entropy_diversity_quarter_switch": "AIFT (Entropy+Diversity) 1/4, covering until agreement",
+    "entropy_diversity_quarter_typical": "AIFT (Entropy+Diversity) 1/4, typical cold start",
+    "entropy_diversity_quarter_typical_diverse": ("AIFT (Entropy+Diversity) 1/4, typical cold "
+                                                  "start, diverse batch"),
+    "entropy_diversity_quarter_typical_first": ("AIFT (Entropy+Diversity) 1/4, typical first "
+                                                "batch"),
+    "entropy_diversity_quarter_typical_first_diverse": ("AIFT (Entropy+Diversity) 1/4, typical "
+                                                        "first batch, diverse batch"),
     "one_view_entropy": "Entropy, one view (scikit-activeml)",
     "one_view_margin": "Margin, one view (scikit-activeml)",
     "bald": "BALD, MC dropout (baal)",
@@ -93,6 +114,7 @@ _METHOD_LABELS = {
     "typiclust_margin": "TypiClust, then margin (scikit-activeml)",
     "badge": "BADGE (scikit-activeml)",
 }
+
 
 def method_label(method: str) -> str:
     """Return the paper's display name of a method.
