@@ -351,6 +351,20 @@ def summary(per_set):
             a = f"{t['a'][2]:+.3f}" if "a" in t else "-"
             cells.append(f"{a} / {t['c'][2]:+.3f}" if t else "-")
         lines.append(f"| {method_label(m)} | " + " | ".join(cells) + " |")
+    # the same target held to each peer against the others: how strict "the best peer" is
+    # when it is a maximum over several noisy curves
+    held = {p: {name: targets(results, p, _other_peers(results, p, peers))[0]
+                for name, results in per_set if p in results.methods}
+            for p in peers}
+    if len(peers) > 1:
+        lines += ["", "Target (a) held to each peer: its worst gap at 30 labels or more to the "
+                  "best of the other peers (a peer that picks as it does, as margin and entropy "
+                  "on two classes, left out), per set:", "",
+                  "| method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for p in peers:
+            cells = [f"{held[p][n]['a'][2]:+.3f}" if "a" in held[p].get(n, {}) else "-"
+                     for n in names]
+            lines.append(f"| {method_label(p)} | " + " | ".join(cells) + " |")
     lines.append("")
 
     def everywhere(m, key):
@@ -363,6 +377,11 @@ def summary(per_set):
         met = [method_label(m) for m in aift if everywhere(m, key)]
         sentences.append(f"{what} on every set: " + (", ".join(met) if met else "no AIFT "
                                                      "variant") + ".")
+    if len(peers) > 1:
+        met = [method_label(p) for p in peers
+               if all(t["a"][0] for t in held[p].values() if "a" in t)]
+        sentences.append("(a) held to the peers, against each other, on every set: "
+                         + (", ".join(met) if met else "no peer") + ".")
     if peers and aift:
         def worst(m):
             return min(t[0]["a"][2] for t in judged[m].values() if "a" in t[0])
@@ -372,6 +391,13 @@ def summary(per_set):
             f"({worst(best):+.3f}; the default {method_label(DEFAULT)} "
             f"{worst(DEFAULT):+.3f})." if DEFAULT in judged else "")
     return lines + [" ".join(s for s in sentences if s), ""]
+
+
+def _other_peers(results, method, peers):
+    """The peers other than ``method`` whose mean curve differs from its own."""
+    own = mean_curve(results, method)[1]
+    return [p for p in peers if p != method and p in results.methods
+            and not np.allclose(mean_curve(results, p)[1], own, equal_nan=True)]
 
 
 def plot(ds, results, path):

@@ -70,11 +70,12 @@ class StrategyContext:
         The learner's (else its estimator's) ``n_jobs`` attribute, unchecked.
     embed : callable or None
         The learner's (else its estimator's) ``embed(X) -> (n, d)``.
-    labeled_candidates : callable or None
-        Returns the labeled candidates (``learner.X_training``, aligned with
-        :attr:`labels`) when called; None when the learner does not keep them.
-        A callable, because stacking the labeled set costs memory that most
-        strategies never need.
+    labeled_data : callable or None
+        Returns the labeled candidates that can be read now and their labels,
+        ``(X, y)``, when called (``learner.training_data()``, else
+        ``(learner.X_training, labels)``); None when the learner does not keep
+        them. A callable, because stacking the labeled set costs memory that
+        most strategies never need.
     """
 
     learner: Any
@@ -84,7 +85,7 @@ class StrategyContext:
     classes: list | None
     n_jobs: Any
     embed: Callable | None
-    labeled_candidates: Callable | None = None
+    labeled_data: Callable | None = None
 
     def require_model(self, *, for_workers: bool = False) -> Any:
         """The model (or worker model), or a TypeError saying what the learner lacks.
@@ -224,17 +225,23 @@ def strategy_context(learner: Any) -> StrategyContext:
     embed = next((o.embed for o in owners if _has_method(o, "embed")), None)
     n_jobs = next((o.n_jobs for o in owners if getattr(o, "n_jobs", None) is not None), None)
     classes = next((c for c in map(_declared_classes, owners) if c is not None), None)
-    labels = labeled_candidates = None
+    labels = labeled_data = None
     if hasattr(learner, "y_training"):
         y = learner.y_training
         labels = np.asarray([] if y is None else y)
         # looked up without reading it: X_training is a property that stacks the set
         own = getattr(learner, "__dict__", {})
-        if hasattr(type(learner), "X_training") or "X_training" in own:
-            labeled_candidates = functools.partial(getattr, learner, "X_training")
+        if _has_method(learner, "training_data"):
+            labeled_data = learner.training_data
+        elif hasattr(type(learner), "X_training") or "X_training" in own:
+            labeled_data = functools.partial(_modal_training_data, learner, labels)
     return StrategyContext(learner=learner, model=model, worker_model=worker_model,
                            labels=labels, classes=classes, n_jobs=n_jobs, embed=embed,
-                           labeled_candidates=labeled_candidates)
+                           labeled_data=labeled_data)
+
+
+def _modal_training_data(learner: Any, labels: np.ndarray) -> tuple[Any, np.ndarray]:
+    return learner.X_training, labels
 
 
 def in_cold_start(learner: Any, min_per_class: int) -> bool:

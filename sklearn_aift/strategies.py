@@ -248,7 +248,7 @@ class _Strategy:
         features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
         if self.cold_start in ("typical", "typical_first"):
-            labeled = self._labeled_features(learner, features.shape[1])
+            labeled, _ = self._labeled_features(learner, features.shape[1])
             order, scores = uncovered_typical(features, labeled, n_instances,
                                               check_random_state(seed))
             return keep[order], scores
@@ -256,11 +256,17 @@ class _Strategy:
         return keep[order], shares
 
     def _labeled_features(self, learner, n_features):
-        """``embed`` features of the learner's labeled candidates (none kept: no rows)."""
+        """``embed`` features of the labeled candidates that can be read, and their labels.
+
+        None kept (or none labeled): no rows.
+        """
         context = strategy_context(learner)
-        if context.labeled_candidates is None or not len(context.labels):
-            return np.zeros((0, n_features))
-        return np.asarray(context.embed(context.labeled_candidates()), dtype=np.float64)
+        if context.labeled_data is None or not len(context.labels):
+            return np.zeros((0, n_features)), np.asarray(context.labels)[:0]
+        X, y = context.labeled_data()
+        if not len(y):
+            return np.zeros((0, n_features)), np.asarray(y)
+        return np.asarray(context.embed(X), dtype=np.float64), np.asarray(y)
 
     def get_params(self) -> dict[str, Any]:
         """Parameters of the strategy.
@@ -492,23 +498,24 @@ class AIFTSampling(_Strategy):
     def _covering_rows(self, learner, X_pool, keep, n_pool, n_instances, random_state):
         """Positions of the batch's covering part (empty once the evidence says rank)."""
         context = strategy_context(learner)
-        if context.embed is None or context.labeled_candidates is None:
+        if context.embed is None or context.labeled_data is None:
             raise TypeError(
                 f"switch={self.switch!r} needs candidate features and the labeled set: "
                 f"learner must have X_training, y_training and an embed(X) method (or an "
                 f"`estimator` with embed, e.g. sklearn_aift.AIFTNet); got "
                 f"{type(learner).__name__}."
             )
-        labels = np.asarray(context.labels)
         P = on_remaining(context.patch_proba, X_pool, keep, n_pool)
         classes = np.asarray(context.classes if context.classes is not None
-                             else np.unique(labels))
-        if len(labels) == 0 or len(classes) != P.shape[-1]:
+                             else np.unique(context.labels))
+        if len(context.labels) == 0 or len(classes) != P.shape[-1]:
             return np.zeros(0, dtype=np.intp)
         embed = context.embed
         pool_features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
                                       X_pool, keep, n_pool)
-        labeled_features = self._labeled_features(learner, pool_features.shape[1])
+        labeled_features, labels = self._labeled_features(learner, pool_features.shape[1])
+        if len(labels) == 0:
+            return np.zeros(0, dtype=np.intp)
         agreement = neighbour_agreement(pool_features, classes[P.mean(axis=1).argmax(axis=1)],
                                         labeled_features, labels)
         share = disagreement_share(agreement, len(classes), self.switch_at)

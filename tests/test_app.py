@@ -906,3 +906,25 @@ def test_two_servers_on_one_session(tmp_path):
         for server in (first, second, third):
             if server is not None:
                 server.stop()
+
+
+@pytest.mark.parametrize("policy, second", [("typical", "typical start"),
+                                            ("typical_first", "random start")])
+def test_typical_cold_starts_run_on_the_page_and_say_so(tmp_path, policy, second):
+    """TypiClust's batch works on a folder (labels kept without pixels) and is named."""
+    from sklearn_aift import aift_sampling
+
+    images = make_image_folder(tmp_path / "images", n=24, nested=False)
+    campaign = open_campaign(images, tmp_path / "session", batch_size=6,
+                             strategy=aift_sampling(cold_start=policy))
+    try:
+        first = campaign.batch()
+        assert len(first) == 6 and {c["selection"] for c in first} == {"typical start"}
+        for i, c in enumerate(first):
+            campaign.label(c["id"], "positive" if i % 2 else "negative")
+        assert campaign.wait_idle()
+        following = campaign.batch()
+        assert len(following) == 6 and {c["selection"] for c in following} == {second}
+        assert not {c["id"] for c in following} & {c["id"] for c in first}
+    finally:
+        campaign.close()

@@ -355,8 +355,8 @@ class LabelingCampaign(Decisions, BackgroundWork):
 
     def _selection(self, round_: int, batch_ids: set[str],
                    current: dict[str, dict[str, Any]]) -> str:
-        """How a batch was chosen: ``"check set"``, ``"random start"`` while the strategy's
-        cold start ran, else ``"ranked"``.
+        """How a batch was chosen: ``"check set"``, ``"random start"`` (or the start
+        the strategy's cold-start policy names) while its cold start ran, else ``"ranked"``.
 
         The strategy saw the labels given before the batch was drawn, i.e. every
         current label outside the batch and the check set.
@@ -371,9 +371,12 @@ class LabelingCampaign(Decisions, BackgroundWork):
             if (event["kind"] == "label" and candidate not in batch_ids
                     and candidate not in self._check_keys):
                 held[event["label"]] += 1
-        if min(held.values()) < per_class:
-            return f"{self.strategy.cold_start} start"
-        return "ranked"
+        if min(held.values()) >= per_class:
+            return "ranked"
+        policy = self.strategy.cold_start
+        if policy == "typical_first":  # TypiClust's batch with no label, random picks after it
+            policy = "random" if sum(held.values()) else "typical"
+        return f"{policy} start"
 
     def image_path(self, candidate_id: str) -> Path:
         """The image file of a candidate (ids only: no client path reaches the disk).

@@ -77,11 +77,47 @@ class ModALAPI:
         """The labeled candidates ``L``, stacked; shape ``(0, ...)`` before any label."""
         if self._n_labels:
             return self._labeled.stack(range(len(self._labeled)))
+        return self._no_candidates()
+
+    def _no_candidates(self) -> np.ndarray:
+        """An empty candidate array shaped like the pool's candidates."""
         pool = self._pool.X if self._initialized and self._pool is not None else None
         if pool is None:
             return np.zeros((0, 0, 0, 0, 0), dtype=np.uint8)
         shape = tuple(pool.shape[1:]) if len(pool.shape) == 5 else (1, *pool.shape[1:])
         return np.zeros((0, *shape), dtype=getattr(pool, "dtype", np.uint8))
+
+    def training_data(self) -> tuple[Any, np.ndarray]:
+        """The labeled candidates that can be read now, and their labels.
+
+        With the pixels kept (the default), :attr:`X_training` and
+        :attr:`y_training`. A session opened with ``keep_pixels=False`` reads
+        the candidates from the pool last passed to :meth:`query` or
+        :meth:`teach`, by key; labeled candidates that pool no longer holds
+        are left out of both arrays (their labels are kept in the session).
+        Query strategies that need the labeled candidates (TypiClust's cold
+        start, the agreement switch) use this.
+
+        Returns
+        -------
+        X : candidate array or CandidateSet
+            The readable labeled candidates (an empty array before any label).
+        y : ndarray of shape (n,)
+            Their labels, aligned with ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_aift import ActiveLearner, AIFTNet
+        >>> learner = ActiveLearner(AIFTNet(), classes=[0, 1])
+        >>> X, y = learner.training_data()
+        >>> len(X), len(y)
+        (0, 0)
+        """
+        if not self._n_labels:
+            return self._no_candidates(), np.asarray([])
+        X, y, _ = self._readable_labeled(list(range(len(self._labeled))))
+        return (X if X is not None else self._no_candidates()), y
 
     @property
     def labeled_keys_(self) -> list[str]:

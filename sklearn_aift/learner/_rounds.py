@@ -217,27 +217,33 @@ class RoundKeeping:
         candidates missing from it keep their labels but are left out, with a
         warning.
         """
+        X_train, y_train, n_missing = self._readable_labeled(positions)
+        if n_missing:
+            _logger.warning("%d labeled candidate(s) are not in the pool any more; they keep "
+                            "their labels but are not trained on", n_missing)
+        if self._keep_pixels and hasattr(self.estimator, "activation_cache"):
+            # the keys are known: the net finds the cached activations without digesting
+            X_train = KeyedCandidates(X_train, [self._labeled.keys[p] for p in positions])
+        return X_train, y_train
+
+    def _readable_labeled(self, positions: list[int]) -> tuple[Any, np.ndarray, int]:
+        """The pixels of the candidates at ``positions`` that can be read, their labels, and
+        how many could not be read (a session without pixels reads them from the last pool
+        by key)."""
         keys = [self._labeled.keys[p] for p in positions]
         y_train = np.asarray(self._labeled.labels)[positions]
         if self._keep_pixels:
-            X_train = self._labeled.stack(positions)
-            if hasattr(self.estimator, "activation_cache"):
-                # the keys are known: the net finds the cached activations without digesting
-                X_train = KeyedCandidates(X_train, keys)
-            return X_train, y_train
+            return self._labeled.stack(positions), y_train, 0
         where: dict[str, int] = {}
         if self._pool is not None:
             # the keys as they are now: a lazy pool may have been updated since it was bound
             for i, key in enumerate(candidate_keys(self._pool.X)):
                 where.setdefault(str(key), i)
         found = [j for j, key in enumerate(keys) if key in where]
-        if len(found) < len(keys):
-            _logger.warning("%d labeled candidate(s) are not in the pool any more; they keep "
-                            "their labels but are not trained on", len(keys) - len(found))
         if not found:
-            return None, y_train[:0]
+            return None, y_train[:0], len(keys)
         rows = np.asarray([where[keys[j]] for j in found], dtype=np.intp)
-        return self._pool.X[rows], y_train[found]
+        return self._pool.X[rows], y_train[found], len(keys) - len(found)
 
     def _do_fine_tune_round(self, round_: int, record: dict[str, Any], only_new: bool) -> None:
         trained = self._can_train()
