@@ -228,7 +228,8 @@ def plot(ds, setting, results, path):
 
 def update_results_md(section_lines):
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
+    # the whole title line: one section's title may begin another's
+    start = text.find(SECTION + "\n")
     if start >= 0:
         nxt = text.find("\n## ", start + len(SECTION))
         text = text[:start] + (text[nxt + 1:] if nxt >= 0 else "")

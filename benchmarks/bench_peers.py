@@ -30,8 +30,8 @@ default (a: >= best peer - 0.01 at every budget >= 30; b: saving >= 1/2 and
 >= every peer's; c: >= IFT Random - 0.02 at every budget) and sentences
 computed from these numbers. Plots go to ``--out``; ``--write`` also puts
 them in ``benchmarks/results/`` and replaces the "Peer comparison" section
-of ``benchmarks/RESULTS.md`` (refused with ``--quick`` or a reduced pool:
-only a full run's numbers belong there).
+of ``benchmarks/RESULTS.md`` for the fine-tuning setting run (refused with
+``--quick`` or a reduced pool: only a full run's numbers belong there).
 
 No setting is chosen on the test candidates: they only measure. To choose a
 default (strategy, batch mode, omega), run with ``--tuning``: the pool is
@@ -63,7 +63,7 @@ import _datasets
 import bench_label_efficiency as le
 
 HERE = Path(__file__).resolve().parent
-SECTION = "## Peer comparison"
+SECTION = "## Peer comparison, {setting} fine-tuning"
 DATASETS = ("kvasir_balanced", "kvasir_imbalanced", "kvasir_video", "breastmnist",
             "synthetic_sequence")
 DEFAULT = "entropy_diversity_quarter"
@@ -419,7 +419,8 @@ def main(argv=None):
     # (the peers' and AIFT's clustering) by an order of magnitude
     threadpool_limits(args.threads)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    lines = [SECTION, "",
+    section = SECTION.format(setting=args.setting)
+    lines = [section, "",
              "Written by `benchmarks/bench_peers.py` from the numbers of its run (the "
              "sentences are computed from them). Set-up: the script's docstring. Command:", "",
              "```", command, "```", ""]
@@ -436,7 +437,7 @@ def main(argv=None):
         block = describe(ds, results, wall, n_test, args)
         print("\n" + "\n".join(block), flush=True)
         lines += block
-        png = out / f"peers_{ds.name}.png"
+        png = out / f"peers_{ds.name}_{args.setting}.png"
         plot(ds, results, png)
         if args.write:
             le.FIGURES.mkdir(exist_ok=True)
@@ -449,7 +450,7 @@ def main(argv=None):
         lines += block
     (out / "peers.md").write_text("\n".join(lines) + "\n")
     if args.write:
-        le.SECTION = SECTION
+        le.SECTION = section
         le.update_results_md(lines)
 
 
