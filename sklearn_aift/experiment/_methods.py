@@ -42,8 +42,10 @@ BATCH_AWARE_METHODS: tuple[str, ...] = (
 #: ``_switch``: after the cold start, part of each batch covers the pool until
 #: the network agrees with its labeled neighbours (``switch="agreement"``).
 #: ``_typical``: TypiClust's typical batches during the cold start
-#: (``cold_start="typical"``), then the AIFT ranking; ``_typical_diverse``
-#: with the diverse batch after it.
+#: (``cold_start="typical"``), then the AIFT ranking; ``_typical_first``:
+#: TypiClust's batch for the first round only, random picks for the rest of
+#: the cold start (``cold_start="typical_first"``); ``_diverse`` after either:
+#: with the diverse batch once the ranking takes over.
 BUDGET_AWARE_METHODS: tuple[str, ...] = ("entropy_diversity_quarter_dense",
                                          "entropy_diversity_quarter_switch",
                                          "entropy_diversity_quarter_typical",

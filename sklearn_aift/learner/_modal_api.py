@@ -92,8 +92,8 @@ class ModALAPI:
 
         With the pixels kept (the default), :attr:`X_training` and
         :attr:`y_training`. A session opened with ``keep_pixels=False`` reads
-        the candidates from the pool last passed to :meth:`query` or
-        :meth:`teach`, by key; labeled candidates that pool no longer holds
+        the candidates from the pool last passed to :meth:`query`, :meth:`run`
+        or :meth:`open`, by key; labeled candidates that pool no longer holds
         are left out of both arrays (their labels are kept in the session).
         Query strategies that need the labeled candidates (TypiClust's cold
         start, the agreement switch) use this.
