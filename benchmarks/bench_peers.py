@@ -61,17 +61,14 @@ from threadpoolctl import threadpool_limits
 
 import _datasets
 import bench_label_efficiency as le
+from sklearn_aift.experiment import BATCH_AWARE_METHODS, BUDGET_AWARE_METHODS
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Peer comparison, {setting} fine-tuning"
 DATASETS = ("kvasir_balanced", "kvasir_imbalanced", "kvasir_video", "breastmnist",
             "synthetic_sequence")
 DEFAULT = "entropy_diversity_quarter"
-AIFT = (DEFAULT, "diversity_quarter", "entropy_diversity_quarter_diverse",
-        "entropy_diversity_quarter_randomized", "entropy_diversity_quarter_dense",
-        "entropy_diversity_quarter_switch", "entropy_diversity_quarter_typical",
-        "entropy_diversity_quarter_typical_diverse", "entropy_diversity_quarter_typical_first",
-        "entropy_diversity_quarter_typical_first_diverse")
+AIFT = (DEFAULT, "diversity_quarter") + BATCH_AWARE_METHODS + BUDGET_AWARE_METHODS
 QUICK = dict(seeds=2, rounds=3, max_pool=120, max_test=80, setting="head-only")
 
 

@@ -25,7 +25,14 @@ logger = logging.getLogger(__name__)
 # k-means runs on at most this many principal components of the features.
 _N_COMPONENTS = 32
 # Above this many candidates, mini-batch k-means keeps a round fast.
-MINIBATCH_ABOVE = 20_000
+_MINIBATCH_ABOVE = 20_000
+
+
+def k_means(n: int, k: int, seed: int) -> KMeans | MiniBatchKMeans:
+    """k-means for ``k`` clusters of ``n`` rows (mini-batch k-means on large pools)."""
+    if n > _MINIBATCH_ABOVE:
+        return MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4096)
+    return KMeans(n_clusters=k, n_init=3, random_state=seed)
 
 
 def representative_order(features: np.ndarray, n_instances: int,
@@ -46,10 +53,7 @@ def representative_order(features: np.ndarray, n_instances: int,
     seed = int(rng.randint(np.iinfo(np.int32).max))
     if n_components < X.shape[1]:
         X = PCA(n_components=n_components, random_state=seed).fit_transform(X)
-    if n > MINIBATCH_ABOVE:
-        km = MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4096)
-    else:
-        km = KMeans(n_clusters=k, n_init=3, random_state=seed)
+    km = k_means(n, k, seed)
     assignment = km.fit_predict(X)
     distances = np.linalg.norm(X - km.cluster_centers_[assignment], axis=1)
     sizes = np.bincount(assignment, minlength=k)

@@ -20,10 +20,9 @@ ranking, all of it from ``threshold`` on.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import KNeighborsClassifier
 
-from ._cold_start import MINIBATCH_ABOVE
+from ._cold_start import k_means
 from ._density import typicality
 
 #: Labeled neighbours whose vote the network is compared with.
@@ -104,11 +103,7 @@ def uncovered_typical(pool_features: np.ndarray, labeled_features: np.ndarray, n
     features = np.concatenate([pool_features, labeled_features]).astype(np.float64)
     seed = int(rng.randint(np.iinfo(np.int32).max))
     k = min(len(labeled_features) + n, len(features))
-    if len(features) > MINIBATCH_ABOVE:
-        km = MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4096)
-    else:
-        km = KMeans(n_clusters=k, n_init=3, random_state=seed)
-    assignment = km.fit_predict(features)
+    assignment = k_means(len(features), k, seed).fit_predict(features)
     covered = set(assignment[n_pool:].tolist())
     sizes = np.bincount(assignment[:n_pool], minlength=k)
     rows: list[int] = []

@@ -231,8 +231,8 @@ class _Strategy:
         # None seeds the cold start with 0: a cold-start batch is reproducible by default
         seed = 0 if random_state is None else random_state
         context = strategy_context(learner)
-        if self.cold_start == "random" or (self.cold_start == "typical_first"
-                                           and len(context.labels)):
+        policy = self.start_policy(len(context.labels))
+        if policy == "random":
             # the priorities random_sampling draws: with the same seed, the same batch
             scores = check_random_state(seed).random(n_pool)[keep]
             order = np.argsort(-scores, kind="stable")[:n_instances]
@@ -241,32 +241,45 @@ class _Strategy:
         if embed is None:
             logger.warning(
                 "%s: the learner's estimator has no embed(X), so the cold start cannot pick a "
-                "%s batch; ranking by the AIFT criterion instead.", self.__name__,
-                self.cold_start,
+                "%s batch; ranking by the AIFT criterion instead.", self.__name__, policy,
             )
             return None
         features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64), X_pool, keep,
                                  n_pool)
-        if self.cold_start in ("typical", "typical_first"):
-            labeled, _ = self._labeled_features(learner, features.shape[1])
+        if policy == "typical":
+            labeled, _ = _labeled_features(context, features.shape[1])
             order, scores = uncovered_typical(features, labeled, n_instances,
                                               check_random_state(seed))
             return keep[order], scores
         order, shares = representative_order(features, n_instances, check_random_state(seed))
         return keep[order], shares
 
-    def _labeled_features(self, learner, n_features):
-        """``embed`` features of the labeled candidates that can be read, and their labels.
+    def start_policy(self, n_labeled: int) -> str | None:
+        """The kind of batch the cold start picks with ``n_labeled`` labels so far.
 
-        None kept (or none labeled): no rows.
+        ``cold_start`` itself, except that "typical_first" picks TypiClust's
+        batch ("typical") while nothing is labeled and random picks after.
+
+        Parameters
+        ----------
+        n_labeled : int
+            Labels the learner holds.
+
+        Returns
+        -------
+        policy : {"random", "representative", "typical"} or None
+            None when the strategy has no cold start.
+
+        Examples
+        --------
+        >>> from sklearn_aift.strategies import aift_sampling
+        >>> strategy = aift_sampling(cold_start="typical_first")
+        >>> strategy.start_policy(0), strategy.start_policy(10)
+        ('typical', 'random')
         """
-        context = strategy_context(learner)
-        if context.labeled_data is None or not len(context.labels):
-            return np.zeros((0, n_features)), np.asarray(context.labels)[:0]
-        X, y = context.labeled_data()
-        if not len(y):
-            return np.zeros((0, n_features)), np.asarray(y)
-        return np.asarray(context.embed(X), dtype=np.float64), np.asarray(y)
+        if self.cold_start == "typical_first":
+            return "random" if n_labeled else "typical"
+        return self.cold_start
 
     def get_params(self) -> dict[str, Any]:
         """Parameters of the strategy.
@@ -513,7 +526,7 @@ class AIFTSampling(_Strategy):
         embed = context.embed
         pool_features = on_remaining(lambda X: np.asarray(embed(X), dtype=np.float64),
                                       X_pool, keep, n_pool)
-        labeled_features, labels = self._labeled_features(learner, pool_features.shape[1])
+        labeled_features, labels = _labeled_features(context, pool_features.shape[1])
         if len(labels) == 0:
             return np.zeros(0, dtype=np.intp)
         agreement = neighbour_agreement(pool_features, classes[P.mean(axis=1).argmax(axis=1)],
@@ -612,6 +625,19 @@ class MeanUncertainty(_Strategy):
             )
         return _mean_entropy(on_remaining(lambda X: patch_proba(learner, X), X_pool, keep,
                                            n_pool))
+
+
+def _labeled_features(context: Any, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``embed`` features of the labeled candidates that can be read, and their labels.
+
+    None kept (or none labeled): no rows.
+    """
+    if context.labeled_data is None or not len(context.labels):
+        return np.zeros((0, n_features)), np.asarray(context.labels)[:0]
+    X, y = context.labeled_data()
+    if not len(y):
+        return np.zeros((0, n_features)), np.asarray(y)
+    return np.asarray(context.embed(X), dtype=np.float64), np.asarray(y)
 
 
 def _mean_entropy(P: np.ndarray) -> np.ndarray:

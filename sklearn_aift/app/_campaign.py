@@ -373,9 +373,9 @@ class LabelingCampaign(Decisions, BackgroundWork):
                 held[event["label"]] += 1
         if min(held.values()) >= per_class:
             return "ranked"
-        policy = self.strategy.cold_start
-        if policy == "typical_first":  # TypiClust's batch with no label, random picks after it
-            policy = "random" if sum(held.values()) else "typical"
+        start_policy = getattr(self.strategy, "start_policy", None)
+        policy = (start_policy(sum(held.values())) if start_policy is not None
+                  else self.strategy.cold_start)
         return f"{policy} start"
 
     def image_path(self, candidate_id: str) -> Path:
